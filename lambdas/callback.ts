@@ -1,2 +1,23 @@
-// Temporary entry point; the real handler lands with the connect/callback work.
-export const handler = async (): Promise<{ statusCode: number }> => ({ statusCode: 503 });
+/** Lambda entry for GET /callback. */
+import type { ConnectorRuntime } from './core/runtime';
+import { IntuitTokenClient } from './adapters/intuit-token-client';
+import { awsBaseRuntime, awsDependencies } from './handlers/aws-runtime';
+import { awsPageSettings, awsTelemetry } from './handlers/aws-settings';
+import { createCallbackHandler } from './handlers/factories';
+
+const telemetry = awsTelemetry(process.env);
+export const handler = createCallbackHandler(
+  awsDependencies(process.env, telemetry, (env): ConnectorRuntime => {
+    const base = awsBaseRuntime(env);
+    return {
+      ...base,
+      tokenEndpoint: new IntuitTokenClient({
+        tokenEndpoint: base.config.tokenEndpoint,
+        revocationEndpoint: base.config.revocationEndpoint,
+        redirectUri: base.config.redirectUri,
+      }),
+    };
+  }),
+  telemetry,
+  awsPageSettings(process.env),
+);

@@ -1,2 +1,5 @@
-// Temporary entry point; the real handler lands with the connect/callback work.
-export const handler = async (): Promise<{ statusCode: number }> => ({ statusCode: 503 });
+/** Lambda entry for GET /outcome/{kind}: static pages, no table, no secret. */
+import { awsPageSettings, awsTelemetry } from './handlers/aws-settings';
+import { createOutcomeHandler } from './handlers/factories';
+
+export const handler = createOutcomeHandler(awsTelemetry(process.env), awsPageSettings(process.env));

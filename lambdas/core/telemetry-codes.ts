@@ -22,6 +22,7 @@ export const METRICS = {
   TokenStoreFailed: 'TokenStoreFailed',
   ConfigError: 'ConfigError',
   StorageUnavailable: 'StorageUnavailable',
+  UnexpectedError: 'UnexpectedError',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -47,5 +48,6 @@ export const LOG_CODES = {
   TOKEN_STORE_FAILED: 'TOKEN_STORE_FAILED',
   CONFIG_INVALID: 'CONFIG_INVALID',
   STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
+  UNEXPECTED_ERROR: 'UNEXPECTED_ERROR',
 } as const;
 export type LogCode = (typeof LOG_CODES)[keyof typeof LOG_CODES];

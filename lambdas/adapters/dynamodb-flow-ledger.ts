@@ -1,0 +1,292 @@
+/**
+ * DynamoDB implementation of the FlowLedger port. Every decision is a condition expression that
+ * checks expiry itself (TTL only cleans up, DESIGN.md invariant 3), and every loser of a condition
+ * gets the old item back in the same round trip (ReturnValuesOnConditionCheckFailure: ALL_OLD).
+ */
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import type { CancellationReason } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { StorageUnavailableError } from '../core/errors';
+import type {
+  CancelResult,
+  ClaimResult,
+  CodeClaim,
+  ConnectionRecord,
+  FailureReason,
+  FlowLedger,
+  LedgerEntry,
+  LedgerStatus,
+  NewFlow,
+} from '../core/flow-ledger';
+import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
+
+const PK = FLOW_TABLE.partitionKey;
+const TTL = FLOW_TABLE.timeToLiveAttribute ?? 'ttl';
+/** Consumed states and ledger entries stay readable for replays this long after the flow expires. */
+const RETENTION_SECONDS = 24 * 60 * 60;
+const CLAIM_CONFLICT_ATTEMPTS = 5;
+
+type StateStatus = 'PENDING' | 'CONSUMED' | 'CANCELLED';
+
+/** Creates a document client with bounded retries and timeouts (G1, C4). */
+export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 },
+    ...config,
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export interface DynamoDbFlowLedgerOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly flowTableName: string;
+  readonly connectionTableName: string;
+  /** Injectable for tests. @default real setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export class DynamoDbFlowLedger implements FlowLedger {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly flowTable: string;
+  private readonly connectionTable: string;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: DynamoDbFlowLedgerOptions) {
+    this.client = options.client;
+    this.flowTable = options.flowTableName;
+    this.connectionTable = options.connectionTableName;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async createFlow(flow: NewFlow): Promise<void> {
+    await this.send('createFlow', () =>
+      this.client.send(
+        new PutCommand({
+          TableName: this.flowTable,
+          Item: {
+            [PK]: stateKey(flow.stateHash),
+            status: 'PENDING' satisfies StateStatus,
+            createdAt: flow.createdAt,
+            expiresAt: flow.expiresAt,
+            [TTL]: Math.ceil(flow.expiresAt / 1000) + RETENTION_SECONDS,
+          },
+          // A 256-bit random state never collides; the condition makes that an invariant, not a hope.
+          ConditionExpression: `attribute_not_exists(${PK})`,
+        }),
+      ),
+    );
+  }
+
+  async claimCode(claim: CodeClaim): Promise<ClaimResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.flowTable,
+                  Key: { [PK]: stateKey(claim.stateHash) },
+                  ConditionExpression: `attribute_exists(${PK}) AND #status = :pending AND expiresAt > :now`,
+                  UpdateExpression: 'SET #status = :consumed, codeHash = :codeHash, consumedAt = :now, #ttl = :ttl',
+                  ExpressionAttributeNames: { '#status': 'status', '#ttl': TTL },
+                  ExpressionAttributeValues: {
+                    ':pending': 'PENDING',
+                    ':consumed': 'CONSUMED',
+                    ':codeHash': claim.codeHash,
+                    ':now': claim.now,
+                    ':ttl': Math.ceil(claim.retainUntil / 1000),
+                  },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              {
+                Put: {
+                  TableName: this.flowTable,
+                  Item: {
+                    [PK]: codeKey(claim.codeHash),
+                    status: 'EXCHANGING' satisfies LedgerStatus,
+                    stateHash: claim.stateHash,
+                    realmId: claim.realmId,
+                    reference: claim.reference,
+                    claimedAt: claim.now,
+                    leaseUntil: claim.leaseUntil,
+                    [TTL]: Math.ceil(claim.retainUntil / 1000),
+                  },
+                  ConditionExpression: `attribute_not_exists(${PK})`,
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+            ],
+          }),
+        );
+        return { kind: 'claimed' };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw storageError('claimCode', error);
+        const decided = await this.explainCancelledClaim(claim, error.CancellationReasons ?? []);
+        if (decided !== undefined) return decided;
+        // TransactionConflict: a concurrent duplicate holds the items right now. Wait briefly,
+        // then either its claim is visible (we are a replay) or we try again.
+        if (attempt >= CLAIM_CONFLICT_ATTEMPTS) {
+          throw new StorageUnavailableError('claimCode', 'TransactionConflict', error);
+        }
+        await this.sleep(25 * attempt + Math.floor(Math.random() * 25));
+        const entry = await this.readEntry(claim.codeHash);
+        if (entry !== undefined) return entryVersusClaim(entry, claim);
+      }
+    }
+  }
+
+  private async explainCancelledClaim(
+    claim: CodeClaim,
+    reasons: readonly CancellationReason[],
+  ): Promise<ClaimResult | undefined> {
+    const [stateReason, codeReason] = reasons;
+    if (codeReason?.Code === 'ConditionalCheckFailed' && codeReason.Item !== undefined) {
+      return entryVersusClaim(toLedgerEntry(unmarshall(codeReason.Item)), claim);
+    }
+    if (stateReason?.Code !== 'ConditionalCheckFailed') return undefined;
+    if (stateReason.Item === undefined) return { kind: 'state-not-found' };
+    const state = unmarshall(stateReason.Item);
+    const status = state['status'] as StateStatus;
+    if (status === 'CANCELLED') return { kind: 'state-used', cancelled: true };
+    if (status === 'CONSUMED') {
+      if (state['codeHash'] !== claim.codeHash) return { kind: 'state-used', cancelled: false };
+      // Same code, but the code item was not returned: read it (rare; keeps the answer exact).
+      const entry = await this.readEntry(claim.codeHash);
+      return entry !== undefined ? entryVersusClaim(entry, claim) : undefined;
+    }
+    if (Number(state['expiresAt']) <= claim.now) return { kind: 'state-expired' };
+    return undefined;
+  }
+
+  async cancelFlow(stateHash: string, now: number): Promise<CancelResult> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.flowTable,
+          Key: { [PK]: stateKey(stateHash) },
+          ConditionExpression: `attribute_exists(${PK}) AND #status = :pending AND expiresAt > :now`,
+          UpdateExpression: 'SET #status = :cancelled, consumedAt = :now, #ttl = :ttl',
+          ExpressionAttributeNames: { '#status': 'status', '#ttl': TTL },
+          ExpressionAttributeValues: {
+            ':pending': 'PENDING',
+            ':cancelled': 'CANCELLED',
+            ':now': now,
+            ':ttl': Math.ceil(now / 1000) + RETENTION_SECONDS,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'cancelled';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw storageError('cancelFlow', error);
+      if (error.Item === undefined) return 'state-not-found';
+      const state = unmarshall(error.Item);
+      if (state['status'] === 'CANCELLED') return 'already-cancelled';
+      if (state['status'] === 'CONSUMED') return 'state-used';
+      return 'state-expired';
+    }
+  }
+
+  async readEntry(codeHash: string): Promise<LedgerEntry | undefined> {
+    const result = await this.send('readEntry', () =>
+      this.client.send(
+        new GetCommand({ TableName: this.flowTable, Key: { [PK]: codeKey(codeHash) }, ConsistentRead: true }),
+      ),
+    );
+    return result.Item === undefined ? undefined : toLedgerEntry(result.Item);
+  }
+
+  async recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.flowTable,
+          Key: { [PK]: codeKey(codeHash) },
+          // Only an exchange still in flight can fail; an outcome already recorded stands.
+          ConditionExpression: '#status = :exchanging',
+          UpdateExpression: 'SET #status = :status, reason = :reason',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':status': status, ':reason': reason },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw storageError('recordFailure', error);
+    }
+  }
+
+  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void> {
+    await this.send('recordConnection', () =>
+      this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.connectionTable,
+                Item: { ...connection, [CONNECTION_TABLE.partitionKey]: connection.realmId, version: connection.connectedAt },
+              },
+            },
+            {
+              Update: {
+                TableName: this.flowTable,
+                Key: { [PK]: codeKey(codeHash) },
+                // UNKNOWN too: tokens that did arrive are worth keeping even if a replay gave up waiting.
+                ConditionExpression: '#status IN (:exchanging, :unknown)',
+                UpdateExpression: 'SET #status = :connected REMOVE reason',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':unknown': 'UNKNOWN', ':connected': 'CONNECTED' },
+              },
+            },
+          ],
+        }),
+      ),
+    );
+  }
+
+  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw storageError(operation, error);
+    }
+  }
+}
+
+function stateKey(stateHash: string): string {
+  return `STATE#${stateHash}`;
+}
+function codeKey(codeHash: string): string {
+  return `CODE#${codeHash}`;
+}
+
+function entryVersusClaim(entry: LedgerEntry, claim: CodeClaim): ClaimResult {
+  return entry.stateHash === claim.stateHash ? { kind: 'replay', entry } : { kind: 'code-reused' };
+}
+
+function toLedgerEntry(item: Record<string, unknown>): LedgerEntry {
+  const key = String(item[PK]);
+  return {
+    codeHash: key.slice('CODE#'.length),
+    stateHash: String(item['stateHash']),
+    status: item['status'] as LedgerStatus,
+    leaseUntil: Number(item['leaseUntil']),
+    reference: String(item['reference']),
+    realmId: String(item['realmId']),
+    ...(typeof item['reason'] === 'string' ? { reason: item['reason'] as FailureReason } : {}),
+  };
+}
+
+/** Keeps only the SDK error's name: its message and metadata never reach a log (F2). */
+function storageError(operation: string, error: unknown): StorageUnavailableError {
+  const name = error instanceof Error ? error.name : 'UnknownError';
+  return new StorageUnavailableError(operation, name, error);
+}

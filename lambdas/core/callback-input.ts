@@ -1,0 +1,61 @@
+/**
+ * Parsing of the callback's query string (SECURITY.md B2, B3). Works on the raw query string
+ * because API Gateway joins repeated parameters with commas in `queryStringParameters`, which
+ * would hide a doubled `code` or `state`.
+ */
+import { STATE_PATTERN } from './flow-identifiers';
+
+export type CallbackInput =
+  | { readonly kind: 'code'; readonly code: string; readonly state: string | undefined; readonly realmId: string }
+  | { readonly kind: 'error'; readonly error: string; readonly state: string | undefined }
+  | { readonly kind: 'invalid'; readonly reason: InvalidReason };
+
+export type InvalidReason =
+  | 'query_too_long'
+  | 'duplicate_parameter'
+  | 'malformed_code'
+  | 'malformed_state'
+  | 'malformed_realm_id'
+  | 'malformed_error'
+  | 'missing_code'
+  | 'missing_realm_id'
+  | 'code_and_error';
+
+/** Intuit's query is a few hundred bytes; 4 KiB is generous and keeps a 1 MB query from costing anything. */
+const MAX_QUERY_LENGTH = 4096;
+/** Printable ASCII without space (RFC 6749 §A.11 allows %x20-7E; Intuit's codes are alphanumeric). */
+const CODE_PATTERN = /^[\x21-\x7e]{1,512}$/;
+/** Digits only; 10 to 19 seen in practice, so 32 is a generous bound (INTUIT.md). */
+const REALM_ID_PATTERN = /^[0-9]{1,32}$/;
+const ERROR_PATTERN = /^[\x20-\x7e]{1,128}$/;
+const CHECKED = ['code', 'state', 'realmId', 'error'] as const;
+
+export function parseCallbackQuery(rawQuery: string): CallbackInput {
+  if (rawQuery.length > MAX_QUERY_LENGTH) return { kind: 'invalid', reason: 'query_too_long' };
+  const params = new URLSearchParams(rawQuery);
+  for (const name of CHECKED) {
+    if (params.getAll(name).length > 1) return { kind: 'invalid', reason: 'duplicate_parameter' };
+  }
+  // Non-UTF-8 percent-encodings decode to U+FFFD, which the ASCII patterns below refuse.
+  const code = params.get('code') ?? undefined;
+  const state = params.get('state') ?? undefined;
+  const realmId = params.get('realmId') ?? undefined;
+  const error = params.get('error') ?? undefined;
+
+  if (state !== undefined && !STATE_PATTERN.test(state)) return { kind: 'invalid', reason: 'malformed_state' };
+  if (code !== undefined && error !== undefined) return { kind: 'invalid', reason: 'code_and_error' };
+  if (error !== undefined) {
+    if (!ERROR_PATTERN.test(error)) return { kind: 'invalid', reason: 'malformed_error' };
+    return { kind: 'error', error, state };
+  }
+  if (code === undefined || code === '') return { kind: 'invalid', reason: 'missing_code' };
+  if (!CODE_PATTERN.test(code)) return { kind: 'invalid', reason: 'malformed_code' };
+  if (realmId === undefined || realmId === '') return { kind: 'invalid', reason: 'missing_realm_id' };
+  if (!REALM_ID_PATTERN.test(realmId)) return { kind: 'invalid', reason: 'malformed_realm_id' };
+  return { kind: 'code', code, state, realmId };
+}
+
+/** Intuit's `error` values are OAuth tokens such as access_denied; anything else is logged as "other". */
+export function loggableOauthError(error: string): string {
+  return /^[a-z_]{1,64}$/.test(error) ? error : 'other';
+}

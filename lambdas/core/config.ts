@@ -1,0 +1,217 @@
+/**
+ * Configuration, parsed and validated once, failing loudly and specifically (STYLE.md practice 4).
+ * The same validation serves Lambda (environment variables set by CDK, credentials from Secrets
+ * Manager) and the local server (environment variables), so a mistake looks the same everywhere.
+ */
+import { ConfigError } from './errors';
+
+export type QboEnvironment = 'sandbox' | 'production';
+
+/** Intuit's endpoints; identical for sandbox and production (INTUIT.md). */
+export const INTUIT_ENDPOINTS = {
+  authorization: 'https://appcenter.intuit.com/connect/oauth2',
+  token: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
+  revocation: 'https://developer.api.intuit.com/v2/oauth2/tokens/revoke',
+} as const;
+
+/** Everything a handler needs except the client credentials, which live in Secrets Manager only (F3). */
+export interface ServiceConfig {
+  /** Deployment name (dev, prod, local): the `Environment` metric dimension. */
+  readonly appEnv: string;
+  /** Shown on every page. */
+  readonly appName: string;
+  readonly qboEnvironment: QboEnvironment;
+  /** A3: a per-environment constant, never derived from request headers. */
+  readonly redirectUri: string;
+  readonly scopes: readonly string[];
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+  readonly revocationEndpoint: string;
+  /** A2: how long a started flow may take to come back. */
+  readonly flowTtlSeconds: number;
+  /** C4: bound on one token request; sized inside the Lambda timeout. */
+  readonly tokenRequestTimeoutMs: number;
+  readonly flowTableName: string;
+  readonly connectionTableName: string;
+  /** A4: the only place the success page links to; configuration, never a request parameter. */
+  readonly appReturnUrl?: string;
+}
+
+export interface ClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly environment: QboEnvironment;
+}
+
+/** The value CDK writes into a new secret; handlers refuse it (SECURITY.md G5). */
+export const PLACEHOLDER_CREDENTIAL = 'REPLACE_ME';
+
+const DEFAULT_FLOW_TTL_SECONDS = 900;
+const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 8000;
+const SCOPE_PATTERN = /^[A-Za-z0-9._:-]+$/;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses the handler configuration from environment variables; throws ConfigError listing every problem. */
+export function loadServiceConfig(env: Env): ServiceConfig {
+  const problems: string[] = [];
+  const required = (name: string): string => {
+    const value = env[name];
+    if (value === undefined || value.trim() === '') {
+      problems.push(`${name} is not set`);
+      return '';
+    }
+    return value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const qboEnvironmentRaw = env['QBO_ENVIRONMENT'] ?? 'sandbox';
+  let qboEnvironment: QboEnvironment = 'sandbox';
+  if (qboEnvironmentRaw === 'sandbox' || qboEnvironmentRaw === 'production') qboEnvironment = qboEnvironmentRaw;
+  else problems.push(`QBO_ENVIRONMENT must be "sandbox" or "production", got "${qboEnvironmentRaw}"`);
+
+  const redirectUri = required('QBO_REDIRECT_URI');
+  if (redirectUri !== '') problems.push(...checkRedirectUri(redirectUri, qboEnvironment));
+
+  const scopes = (env['QBO_SCOPES'] ?? 'com.intuit.quickbooks.accounting').split(' ').filter((s) => s !== '');
+  if (scopes.length === 0) problems.push('QBO_SCOPES must list at least one scope');
+  for (const scope of scopes) {
+    if (!SCOPE_PATTERN.test(scope)) problems.push(`QBO_SCOPES has an invalid scope "${scope}"`);
+  }
+
+  const endpoint = (name: string, fallback: string): string => {
+    const value = env[name] ?? fallback;
+    problems.push(...checkEndpoint(name, value, qboEnvironment));
+    return value;
+  };
+  const authorizationEndpoint = endpoint('QBO_AUTHORIZATION_ENDPOINT', INTUIT_ENDPOINTS.authorization);
+  const tokenEndpoint = endpoint('QBO_TOKEN_ENDPOINT', INTUIT_ENDPOINTS.token);
+  const revocationEndpoint = endpoint('QBO_REVOCATION_ENDPOINT', INTUIT_ENDPOINTS.revocation);
+
+  const appReturnUrl = env['APP_RETURN_URL'];
+  if (appReturnUrl !== undefined && appReturnUrl !== '' && !isHttpUrl(appReturnUrl)) {
+    problems.push(`APP_RETURN_URL must be an absolute http(s) URL, got "${appReturnUrl}"`);
+  }
+
+  const config: ServiceConfig = {
+    appEnv: required('APP_ENV'),
+    appName: env['APP_NAME'] ?? 'QuickBooks connector',
+    qboEnvironment,
+    redirectUri,
+    scopes,
+    authorizationEndpoint,
+    tokenEndpoint,
+    revocationEndpoint,
+    // Longer than a code lives (~10 min) plus time at Intuit's login; shorter than a day (A2).
+    flowTtlSeconds: integer('FLOW_TTL_SECONDS', DEFAULT_FLOW_TTL_SECONDS, 1, 3600),
+    // Must fit in the callback Lambda's 20 s timeout together with two DynamoDB round trips (C4).
+    tokenRequestTimeoutMs: integer('TOKEN_REQUEST_TIMEOUT_MS', DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, 100, 15000),
+    flowTableName: required('FLOW_TABLE_NAME'),
+    connectionTableName: required('CONNECTION_TABLE_NAME'),
+    ...(appReturnUrl !== undefined && appReturnUrl !== '' ? { appReturnUrl } : {}),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Intuit matches redirect URIs byte for byte, wants https, and allows http://localhost for sandbox keys only. */
+function checkRedirectUri(value: string, environment: QboEnvironment): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [`QBO_REDIRECT_URI is not an absolute URL: "${value}"`];
+  }
+  const problems: string[] = [];
+  if (url.hash !== '' || value.includes('#')) problems.push('QBO_REDIRECT_URI must not contain a fragment');
+  if (url.protocol === 'http:') {
+    if (url.hostname !== 'localhost') problems.push('QBO_REDIRECT_URI must use https (http is allowed only for localhost)');
+    else if (environment !== 'sandbox')
+      problems.push('QBO_REDIRECT_URI uses http://localhost, which Intuit accepts only for sandbox (Development) keys');
+  } else if (url.protocol !== 'https:') {
+    problems.push(`QBO_REDIRECT_URI must use https, got "${url.protocol}"`);
+  }
+  if (/^[\d.]+$/.test(url.hostname) || url.hostname.startsWith('[')) {
+    problems.push('QBO_REDIRECT_URI must use a host name: Intuit refuses IP addresses');
+  }
+  return problems;
+}
+
+/** Endpoints must be https; plain http only to a loopback emulator in sandbox. */
+function checkEndpoint(name: string, value: string, environment: QboEnvironment): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [`${name} is not an absolute URL: "${value}"`];
+  }
+  if (url.protocol === 'https:') return [];
+  const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+  if (url.protocol === 'http:' && loopback && environment === 'sandbox') return [];
+  return [`${name} must be an https URL (http only to a loopback emulator in sandbox), got "${value}"`];
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Validates client credentials from any source. `source` names where they came from so the message
+ * says exactly what to fix ("secret quickbooks/prod has environment=sandbox but ..."). Never echoes
+ * a credential value.
+ */
+export function validateCredentials(raw: unknown, expected: QboEnvironment, source: string): ClientCredentials {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([`${source} must be a JSON object with clientId, clientSecret and environment`]);
+  }
+  const record = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const text = (field: 'clientId' | 'clientSecret'): string => {
+    const value = record[field];
+    if (typeof value !== 'string' || value === '') {
+      problems.push(`${source} has no ${field}`);
+      return '';
+    }
+    if (value === PLACEHOLDER_CREDENTIAL) {
+      problems.push(`${source} still holds the placeholder ${field}; put the app's ${expected} keys in it`);
+    } else if (value.trim() !== value) {
+      problems.push(`${source} ${field} has leading or trailing whitespace (a common copy-paste error)`);
+    } else if (/\s/.test(value)) {
+      problems.push(`${source} ${field} contains whitespace`);
+    }
+    return value;
+  };
+  const clientId = text('clientId');
+  const clientSecret = text('clientSecret');
+  const environment = record['environment'];
+  if (environment !== 'sandbox' && environment !== 'production') {
+    problems.push(`${source} environment must be "sandbox" or "production"`);
+  } else if (environment !== expected) {
+    problems.push(
+      `${source} has environment=${environment} but this deployment expects ${expected}: ` +
+        'Development keys work only with sandbox companies, Production keys only with real ones',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { clientId, clientSecret, environment: expected };
+}
+
+/** A source of client credentials (Secrets Manager in AWS, environment variables locally). */
+export interface CredentialsSource {
+  /** Resolves validated credentials or rejects with ConfigError. Implementations cache. */
+  get(): Promise<ClientCredentials>;
+}

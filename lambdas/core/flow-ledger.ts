@@ -1,0 +1,88 @@
+/**
+ * The port to the flow table: started flows (one per /connect) and the code ledger (one entry per
+ * authorization code presented to /callback). The DynamoDB adapter implements it with conditional
+ * writes; see DESIGN.md "The callback as a state machine".
+ */
+
+/** EXCHANGING -> CONNECTED | FAILED | UNKNOWN (lease passed with no outcome). */
+export type LedgerStatus = 'EXCHANGING' | 'CONNECTED' | 'FAILED' | 'UNKNOWN';
+
+/** Why a code ended FAILED or UNKNOWN; shown to nobody, logged and counted. */
+export type FailureReason =
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'oauth_error'
+  | 'ambiguous'
+  | 'unreachable'
+  | 'malformed_response'
+  | 'token_store_failed'
+  | 'lease_expired';
+
+export interface LedgerEntry {
+  readonly codeHash: string;
+  readonly stateHash: string;
+  readonly status: LedgerStatus;
+  /** Epoch ms until which the claimant owns the exchange; after it an EXCHANGING entry is UNKNOWN. */
+  readonly leaseUntil: number;
+  readonly reference: string;
+  readonly realmId: string;
+  readonly reason?: FailureReason;
+}
+
+export interface NewFlow {
+  readonly stateHash: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export interface CodeClaim {
+  readonly stateHash: string;
+  readonly codeHash: string;
+  readonly realmId: string;
+  readonly reference: string;
+  readonly now: number;
+  readonly leaseUntil: number;
+  /** Epoch ms after which the ledger entry is only kept for replays; TTL cleans it up later. */
+  readonly retainUntil: number;
+}
+
+/** The result of the single claim round trip (C1): the winner, or why not, with the old entry. */
+export type ClaimResult =
+  | { readonly kind: 'claimed' }
+  /** This code is already in the ledger for this state: a replay or a concurrent duplicate. */
+  | { readonly kind: 'replay'; readonly entry: LedgerEntry }
+  /** This code is in the ledger under another state: never exchange it again. */
+  | { readonly kind: 'code-reused' }
+  | { readonly kind: 'state-not-found' }
+  | { readonly kind: 'state-expired' }
+  /** The state was consumed by another code or by a cancellation. */
+  | { readonly kind: 'state-used'; readonly cancelled: boolean };
+
+export type CancelResult = 'cancelled' | 'already-cancelled' | 'state-not-found' | 'state-expired' | 'state-used';
+
+/** Tokens for one company, as stored after a successful exchange. */
+export interface ConnectionRecord {
+  readonly realmId: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly accessTokenExpiresAt: number;
+  readonly refreshTokenExpiresAt: number;
+  readonly refreshTokenHardExpiresAt?: number;
+  readonly connectedAt: number;
+  readonly qboEnvironment: string;
+}
+
+export interface FlowLedger {
+  /** Stores a new flow keyed by its state's hash. */
+  createFlow(flow: NewFlow): Promise<void>;
+  /** Consumes the state and claims the code in one atomic step (DESIGN.md). */
+  claimCode(claim: CodeClaim): Promise<ClaimResult>;
+  /** B4: consumes the state of a callback that carries `error` (the user cancelled). */
+  cancelFlow(stateHash: string, now: number): Promise<CancelResult>;
+  /** Strongly consistent read of a code's ledger entry. */
+  readEntry(codeHash: string): Promise<LedgerEntry | undefined>;
+  /** Records a terminal failure for a code the caller had claimed (or whose lease passed). */
+  recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<void>;
+  /** Stores the tokens and marks the code CONNECTED in one write (one round trip). */
+  recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void>;
+}

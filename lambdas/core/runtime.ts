@@ -1,0 +1,79 @@
+/**
+ * The dependencies the flows run on. The Lambda entry points bind the AWS adapters; the local
+ * server binds DynamoDB Local and the emulator; unit tests bind fakes.
+ */
+import type { CredentialsSource, ServiceConfig } from './config';
+import { ConfigError } from './errors';
+import type { FlowLedger } from './flow-ledger';
+import type { PageContext } from './pages';
+import type { Telemetry } from './telemetry';
+import type { TokenEndpoint } from './token-endpoint';
+
+/** What /connect needs: no HTTP client, so the connect bundle loads none. */
+export interface BaseRuntime {
+  readonly config: ServiceConfig;
+  readonly credentials: CredentialsSource;
+  readonly ledger: FlowLedger;
+}
+
+/** What /callback needs on top: Intuit's token endpoint. */
+export interface ConnectorRuntime extends BaseRuntime {
+  readonly tokenEndpoint: TokenEndpoint;
+}
+
+export interface FlowDependencies<R extends BaseRuntime = ConnectorRuntime> {
+  /** Returns the runtime built from validated configuration, or throws ConfigError. */
+  readonly runtime: () => R;
+  readonly telemetry: Telemetry;
+  /** Epoch milliseconds. */
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** How long a duplicate callback waits for an in-flight exchange before the "finishing" page. @default 3000 */
+  readonly inFlightWaitMs?: number;
+  /** App name for pages rendered before configuration could be read. @default 'QuickBooks connector' */
+  readonly fallbackAppName?: string;
+}
+
+/** Path of the connect route, the target of every "Connect to QuickBooks" button. */
+export const CONNECT_PATH = '/connect';
+export const OUTCOME_PATH = '/outcome';
+
+export type RuntimeResult<R> = { readonly ok: true; readonly runtime: R } | { readonly ok: false; readonly error: ConfigError };
+
+export function tryRuntime<R extends BaseRuntime>(deps: FlowDependencies<R>): RuntimeResult<R> {
+  try {
+    return { ok: true, runtime: deps.runtime() };
+  } catch (error) {
+    if (error instanceof ConfigError) return { ok: false, error };
+    throw error;
+  }
+}
+
+export function pageContext(deps: FlowDependencies<BaseRuntime>, config?: ServiceConfig, reference?: string): PageContext {
+  return {
+    appName: config?.appName ?? deps.fallbackAppName ?? 'QuickBooks connector',
+    connectPath: CONNECT_PATH,
+    ...(config?.appReturnUrl !== undefined ? { appReturnUrl: config.appReturnUrl } : {}),
+    ...(reference !== undefined ? { reference } : {}),
+  };
+}
+
+export function isHttps(config?: ServiceConfig): boolean {
+  return config?.redirectUri.startsWith('https:') ?? true;
+}
+
+/** Memoises a runtime factory, including its ConfigError, for the life of a container. */
+export function once<T>(factory: () => T): () => T {
+  let result: { value: T } | { error: unknown } | undefined;
+  return () => {
+    if (result === undefined) {
+      try {
+        result = { value: factory() };
+      } catch (error) {
+        result = { error };
+      }
+    }
+    if ('error' in result) throw result.error;
+    return result.value;
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The edge between API Gateway HTTP API (payload v2) and the flows: event in, HttpResponse out,
+ * middy with Powertools' middlewares around it. Never `logEvent`: the event holds the code and
+ * the cookies (F2).
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { HttpResponse } from '../core/http-responses';
+import { pageResponse } from '../core/http-responses';
+import { newReference } from '../core/flow-identifiers';
+import type { PageContext } from '../core/pages';
+import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
+import { METRICS } from '../core/telemetry-codes';
+
+export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: response.statusCode,
+    headers: { ...response.headers },
+    ...(response.cookies !== undefined ? { cookies: [...response.cookies] } : {}),
+    body: response.body,
+  };
+}
+
+/**
+ * Wraps a flow as a Lambda handler. An unexpected exception becomes a generic page with a
+ * reference and one log line naming only the error's class (E3, F2), never API Gateway's bare 500.
+ */
+export function apiHandler(
+  telemetry: PowertoolsTelemetry,
+  flow: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>,
+  fallbackPage: () => PageContext,
+  options: { readonly metrics: boolean },
+): ApiHandler {
+  const base = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      return toApiGatewayResult(await flow(event));
+    } catch (error) {
+      const reference = newReference();
+      telemetry.record({
+        code: 'UNEXPECTED_ERROR',
+        level: 'error',
+        message: 'Unexpected failure; generic page served',
+        metrics: options.metrics ? [METRICS.UnexpectedError] : [],
+        fields: { errorName: error instanceof Error ? error.name : typeof error, reference },
+      });
+      return toApiGatewayResult(pageResponse(500, 'try-again', { ...fallbackPage(), reference }, true));
+    }
+  };
+  const wrapped = middy(base).use(injectLambdaContext(telemetry.logger, { resetKeys: true }));
+  return (options.metrics ? wrapped.use(logMetrics(telemetry.metrics)) : wrapped) as unknown as ApiHandler;
+}
+
+/** Request fields the flows use; nothing else of the event is read. */
+export function requestOf(event: APIGatewayProxyEventV2): { method: string; rawQuery: string; cookies: readonly string[] } {
+  return {
+    method: event.requestContext.http.method,
+    rawQuery: event.rawQueryString ?? '',
+    cookies: event.cookies ?? [],
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Binds the AWS adapters from the environment CDK sets. Built once per container; a broken
+ * configuration is remembered as a ConfigError and answered with the "not configured" page.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadServiceConfig } from '../core/config';
+import { ConfigError } from '../core/errors';
+import type { BaseRuntime, FlowDependencies } from '../core/runtime';
+import { once } from '../core/runtime';
+import { createDocumentClient, DynamoDbFlowLedger } from '../adapters/dynamodb-flow-ledger';
+import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
+import { SecretsManagerCredentialsSource } from '../adapters/secrets-manager-credentials';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function awsBaseRuntime(env: Env): BaseRuntime {
+  const config = loadServiceConfig(env);
+  const secretId = env['QBO_CREDENTIALS_SECRET_ID'];
+  if (secretId === undefined || secretId === '') throw new ConfigError(['QBO_CREDENTIALS_SECRET_ID is not set']);
+  return {
+    config,
+    credentials: new SecretsManagerCredentialsSource({
+      secretId,
+      expectedEnvironment: config.qboEnvironment,
+      client: new SecretsManagerClient({ maxAttempts: 2 }),
+    }),
+    ledger: new DynamoDbFlowLedger({
+      client: createDocumentClient(),
+      flowTableName: config.flowTableName,
+      connectionTableName: config.connectionTableName,
+    }),
+  };
+}
+
+export function awsDependencies<R extends BaseRuntime>(
+  env: Env,
+  telemetry: PowertoolsTelemetry,
+  build: (env: Env) => R,
+): FlowDependencies<R> {
+  const runtime = once(() => build(env));
+  try {
+    // Build at init, where Lambda gives the CPU boost; errors resurface per request as ConfigError.
+    runtime();
+  } catch {
+    /* remembered by once() */
+  }
+  return {
+    runtime,
+    telemetry,
+    clock: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    fallbackAppName: env['APP_NAME'] ?? 'QuickBooks connector',
+  };
+}

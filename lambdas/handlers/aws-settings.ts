@@ -1,0 +1,19 @@
+/** Settings every entry reads from the environment; no AWS SDK here, so the outcome bundle stays small. */
+import { createPowertoolsTelemetry } from '../adapters/powertools-telemetry';
+import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
+import type { PageSettings } from './factories';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function awsTelemetry(env: Env): PowertoolsTelemetry {
+  return createPowertoolsTelemetry(env['APP_ENV'] ?? 'unknown');
+}
+
+export function awsPageSettings(env: Env): PageSettings {
+  const appReturnUrl = env['APP_RETURN_URL'];
+  return {
+    appName: env['APP_NAME'] ?? 'QuickBooks connector',
+    ...(appReturnUrl !== undefined && appReturnUrl !== '' ? { appReturnUrl } : {}),
+    https: true,
+  };
+}

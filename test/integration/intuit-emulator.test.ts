@@ -1,0 +1,781 @@
+import { createHash } from 'node:crypto';
+import axios from 'axios';
+import type { AxiosResponse } from 'axios';
+import { startIntuitEmulator } from '../../local/intuit-emulator';
+import type { EmulatorOptions, IntuitEmulator } from '../../local/intuit-emulator';
+
+const CLIENT = {
+  clientId: 'ABtestClientId0001',
+  clientSecret: 'test-secret-0001',
+  redirectUris: ['https://app.example.com/callback', 'http://localhost:3000/callback?tenant=a'],
+};
+const OTHER_CLIENT = {
+  clientId: 'ABotherClientId002',
+  clientSecret: 'other-secret-0002',
+  redirectUris: ['https://other.example.com/callback'],
+};
+const REDIRECT_URI = 'https://app.example.com/callback';
+const REALM_ID = '4620816365212345678';
+const TID = /^1-[0-9a-f]{24}$/;
+
+const http = axios.create({ validateStatus: () => true, maxRedirects: 0 });
+
+const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
+const basic = (id: string, secret: string): string =>
+  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface TokenBody {
+  token_type?: unknown;
+  access_token?: unknown;
+  refresh_token?: unknown;
+  expires_in?: unknown;
+  x_refresh_token_expires_in?: unknown;
+  x_refresh_token_hard_expires_in?: unknown;
+  id_token?: unknown;
+  error?: unknown;
+  error_description?: unknown;
+}
+
+async function start(overrides: Partial<EmulatorOptions> = {}): Promise<IntuitEmulator> {
+  return startIntuitEmulator({ clients: [CLIENT, OTHER_CLIENT], realmId: REALM_ID, ...overrides });
+}
+
+function tokenRequest(
+  emulator: IntuitEmulator,
+  form: Record<string, string>,
+  opts: { auth?: string | null; headers?: Record<string, string>; timeout?: number } = {},
+): Promise<AxiosResponse<TokenBody>> {
+  const auth = opts.auth === undefined ? basic(CLIENT.clientId, CLIENT.clientSecret) : opts.auth;
+  return http.post<TokenBody>(emulator.tokenEndpoint, new URLSearchParams(form), {
+    headers: {
+      Accept: 'application/json',
+      ...(auth === null ? {} : { Authorization: auth }),
+      ...opts.headers,
+    },
+    ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }),
+  });
+}
+
+function exchange(
+  emulator: IntuitEmulator,
+  code: string,
+  opts: {
+    redirectUri?: string;
+    auth?: string | null;
+    headers?: Record<string, string>;
+    timeout?: number;
+  } = {},
+): Promise<AxiosResponse<TokenBody>> {
+  const { redirectUri = REDIRECT_URI, ...rest } = opts;
+  return tokenRequest(emulator, { grant_type: 'authorization_code', code, redirect_uri: redirectUri }, rest);
+}
+
+function refresh(
+  emulator: IntuitEmulator,
+  refreshToken: string,
+  auth: string = basic(CLIENT.clientId, CLIENT.clientSecret),
+): Promise<AxiosResponse<TokenBody>> {
+  return tokenRequest(emulator, { grant_type: 'refresh_token', refresh_token: refreshToken }, { auth });
+}
+
+function revoke(
+  emulator: IntuitEmulator,
+  token: string,
+  auth: string = basic(CLIENT.clientId, CLIENT.clientSecret),
+): Promise<AxiosResponse<string>> {
+  return http.post<string>(
+    emulator.revocationEndpoint,
+    { token },
+    { headers: { Authorization: auth, Accept: 'application/json' }, responseType: 'text' },
+  );
+}
+
+function tokensOf(res: AxiosResponse<TokenBody>): { accessToken: string; refreshToken: string } {
+  const { access_token: accessToken, refresh_token: refreshToken } = res.data;
+  if (typeof accessToken !== 'string' || typeof refreshToken !== 'string') {
+    throw new Error(`expected tokens, got HTTP ${res.status}`);
+  }
+  return { accessToken, refreshToken };
+}
+
+function authorizeUrl(emulator: IntuitEmulator, params: Record<string, string>): string {
+  const query = new URLSearchParams({
+    client_id: CLIENT.clientId,
+    response_type: 'code',
+    scope: 'com.intuit.quickbooks.accounting',
+    redirect_uri: REDIRECT_URI,
+    state: 'state-123',
+    ...params,
+  });
+  return `${emulator.authorizationEndpoint}?${query.toString()}`;
+}
+
+function decide(emulator: IntuitEmulator, fields: Record<string, string>): Promise<AxiosResponse<string>> {
+  const form = new URLSearchParams({
+    client_id: CLIENT.clientId,
+    redirect_uri: REDIRECT_URI,
+    state: 'state-123',
+    scope: 'com.intuit.quickbooks.accounting',
+    ...fields,
+  });
+  return http.post<string>(`${emulator.url}/connect/oauth2/decision`, form, { responseType: 'text' });
+}
+
+function locationOf(res: AxiosResponse): URL {
+  const location: unknown = res.headers['location'];
+  if (typeof location !== 'string') throw new Error(`expected a Location header on HTTP ${res.status}`);
+  return new URL(location);
+}
+
+/** Errors axios raises when no HTTP response came back, by their Node/axios error code. */
+async function transportErrorCode(request: Promise<unknown>): Promise<string> {
+  try {
+    await request;
+  } catch (err) {
+    if (axios.isAxiosError(err) && err.response === undefined) return err.code ?? 'unknown';
+    throw err;
+  }
+  throw new Error('expected the request to fail without a response');
+}
+
+describe('Intuit OAuth emulator', () => {
+  let emulator: IntuitEmulator;
+  let logLines: string[];
+
+  beforeAll(async () => {
+    logLines = [];
+    emulator = await start({ log: (line) => logLines.push(line) });
+  });
+
+  afterAll(async () => {
+    await emulator.close();
+  });
+
+  beforeEach(() => {
+    emulator.reset();
+  });
+
+  describe('given the emulator is listening', () => {
+    it('serves on an ephemeral 127.0.0.1 port with Intuit-shaped endpoint paths', () => {
+      expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(emulator.authorizationEndpoint).toBe(`${emulator.url}/connect/oauth2`);
+      expect(emulator.tokenEndpoint).toBe(`${emulator.url}/oauth2/v1/tokens/bearer`);
+      expect(emulator.revocationEndpoint).toBe(`${emulator.url}/v2/oauth2/tokens/revoke`);
+    });
+  });
+
+  describe('given a valid authorization request', () => {
+    it('renders an accessible, self-contained consent page that posts the decision back', async () => {
+      const res = await http.get<string>(authorizeUrl(emulator, { state: 'a"<b>&c' }), {
+        responseType: 'text',
+      });
+
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const html = res.data;
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('<html lang="en">');
+      expect(html).toMatch(/<title>[^<]+<\/title>/);
+      expect(html).toMatch(/<main>[\s\S]*<\/main>/);
+      expect(html).toContain(
+        `<h1>Intuit emulator — ${CLIENT.clientId} wants to connect to Sandbox Company_US_1</h1>`,
+      );
+      expect(html).toContain('<form method="post" action="/connect/oauth2/decision">');
+      expect(html).toContain(`<input type="hidden" name="client_id" value="${CLIENT.clientId}">`);
+      expect(html).toContain(`<input type="hidden" name="redirect_uri" value="${REDIRECT_URI}">`);
+      expect(html).toContain('<input type="hidden" name="scope" value="com.intuit.quickbooks.accounting">');
+      expect(html).toContain('<input type="hidden" name="state" value="a&#34;&#60;b&#62;&#38;c">');
+      expect(html).toContain('<button name="decision" value="allow">Connect</button>');
+      expect(html).toContain('<button name="decision" value="deny">Cancel</button>');
+      expect(html).not.toMatch(/<(script|link|img|iframe)\b/i);
+      expect(html).not.toMatch(/(src|href)="https?:/i);
+    });
+
+    it('redirects to the redirect_uri with a fresh code, the state and the realmId when the user connects', async () => {
+      const res = await decide(emulator, { decision: 'allow', state: 'st ate/+&=' });
+
+      expect(res.status).toBe(302);
+      const location = locationOf(res);
+      expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
+      const code = location.searchParams.get('code') ?? '';
+      expect(code.length).toBeGreaterThanOrEqual(40);
+      expect(location.searchParams.get('state')).toBe('st ate/+&=');
+      expect(location.searchParams.get('realmId')).toBe(REALM_ID);
+
+      const tokens = await exchange(emulator, code);
+      expect(tokens.status).toBe(200);
+    });
+
+    it('redirects with error=access_denied and the state, and no code, when the user cancels', async () => {
+      const res = await decide(emulator, { decision: 'deny' });
+
+      expect(res.status).toBe(302);
+      const location = locationOf(res);
+      expect(location.searchParams.get('error')).toBe('access_denied');
+      expect(location.searchParams.get('state')).toBe('state-123');
+      expect(location.searchParams.has('code')).toBe(false);
+    });
+
+    it('appends its parameters with & when the registered redirect_uri already has a query', async () => {
+      const redirectUri = 'http://localhost:3000/callback?tenant=a';
+      const res = await decide(emulator, { decision: 'allow', redirect_uri: redirectUri });
+
+      expect(res.status).toBe(302);
+      const location = String(res.headers['location']);
+      expect(location.startsWith(`${redirectUri}&code=`)).toBe(true);
+      const code = locationOf(res).searchParams.get('code') ?? '';
+      expect((await exchange(emulator, code, { redirectUri })).status).toBe(200);
+    });
+  });
+
+  describe('given an authorization request the emulator cannot trust', () => {
+    it.each([
+      ['a redirect_uri with an extra trailing slash', { redirect_uri: `${REDIRECT_URI}/` }],
+      ['a redirect_uri registered for another client', { redirect_uri: OTHER_CLIENT.redirectUris[0] ?? '' }],
+      ['a redirect_uri differing only in case', { redirect_uri: REDIRECT_URI.toUpperCase() }],
+      ['an unknown client_id', { client_id: 'ABunknown' }],
+      ['no redirect_uri at all', { redirect_uri: '' }],
+    ])('shows a 400 error page and does not redirect for %s', async (_label, params) => {
+      const res = await http.get<string>(authorizeUrl(emulator, params), { responseType: 'text' });
+
+      expect(res.status).toBe(400);
+      expect(res.headers['location']).toBeUndefined();
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.data).toContain('<html lang="en">');
+    });
+
+    it('refuses a consent decision whose redirect_uri was tampered with, without redirecting', async () => {
+      const res = await decide(emulator, {
+        decision: 'allow',
+        redirect_uri: 'https://evil.example.com/callback',
+      });
+
+      expect(res.status).toBe(400);
+      expect(res.headers['location']).toBeUndefined();
+    });
+
+    it('redirects with unsupported_response_type when response_type is not code', async () => {
+      const res = await http.get(authorizeUrl(emulator, { response_type: 'token' }));
+
+      expect(res.status).toBe(302);
+      expect(locationOf(res).searchParams.get('error')).toBe('unsupported_response_type');
+      expect(locationOf(res).searchParams.get('state')).toBe('state-123');
+    });
+
+    it('redirects with invalid_request when the scope is empty', async () => {
+      const res = await http.get(authorizeUrl(emulator, { scope: '' }));
+
+      expect(res.status).toBe(302);
+      expect(locationOf(res).searchParams.get('error')).toBe('invalid_request');
+      expect(locationOf(res).searchParams.get('state')).toBe('state-123');
+    });
+  });
+
+  describe('given a fresh code', () => {
+    it('exchanges it for a bearer access token and a refresh token with Intuit lifetimes', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+
+      const res = await exchange(emulator, code);
+
+      expect(res.status).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.data).toEqual({
+        token_type: 'bearer',
+        access_token: expect.any(String),
+        refresh_token: expect.any(String),
+        expires_in: 3600,
+        x_refresh_token_expires_in: 8_726_400,
+      });
+      const { accessToken, refreshToken } = tokensOf(res);
+      expect(accessToken).not.toBe(refreshToken);
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(true);
+      expect(emulator.isRefreshTokenActive(refreshToken)).toBe(true);
+      expect(emulator.isAccessTokenActive(refreshToken)).toBe(false);
+    });
+
+    it('adds the 5-year hard expiry only when x-include-refresh-token-hard-expires-in is true', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+
+      const res = await exchange(emulator, code, {
+        headers: { 'x-include-refresh-token-hard-expires-in': 'true' },
+      });
+
+      expect(res.status).toBe(200);
+      expect(res.data.x_refresh_token_hard_expires_in).toBe(5 * 365 * 24 * 60 * 60);
+    });
+
+    it('rejects it with invalid_grant when the redirect_uri differs from the authorization one', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+
+      const res = await exchange(emulator, code, { redirectUri: `${REDIRECT_URI}/` });
+
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+    });
+
+    it('burns it on a rejected presentation, as the pessimistic reading of Intuit requires', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      await exchange(emulator, code, { redirectUri: `${REDIRECT_URI}/` });
+
+      const res = await exchange(emulator, code);
+
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+    });
+
+    it('rejects it with invalid_grant when another client presents it', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+
+      const res = await exchange(emulator, code, {
+        auth: basic(OTHER_CLIENT.clientId, OTHER_CLIENT.clientSecret),
+      });
+
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+    });
+
+    it('rejects an unknown code with invalid_grant', async () => {
+      const res = await exchange(emulator, 'not-a-code-the-emulator-issued');
+
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+    });
+  });
+
+  describe('given a code exchanged once', () => {
+    it('rejects a second exchange with invalid_grant and revokes the first tokens', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const first = await exchange(emulator, code);
+      const { accessToken, refreshToken } = tokensOf(first);
+
+      const second = await exchange(emulator, code);
+
+      expect(second.status).toBe(400);
+      expect(second.data.error).toBe('invalid_grant');
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
+      expect(emulator.isRefreshTokenActive(refreshToken)).toBe(false);
+      expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+      expect(emulator.exchangeCount(sha256(code))).toBe(2);
+    });
+
+    it('also revokes tokens already refreshed from the first exchange when the code is replayed', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const first = tokensOf(await exchange(emulator, code));
+      const refreshed = tokensOf(await refresh(emulator, first.refreshToken));
+
+      await exchange(emulator, code);
+
+      expect(emulator.isAccessTokenActive(refreshed.accessToken)).toBe(false);
+      expect(emulator.isRefreshTokenActive(refreshed.refreshToken)).toBe(false);
+    });
+  });
+
+  describe('given a code older than its lifetime', () => {
+    let shortLived: IntuitEmulator;
+
+    beforeAll(async () => {
+      shortLived = await start({ codeLifetimeMs: 200 });
+    });
+
+    afterAll(async () => {
+      await shortLived.close();
+    });
+
+    it('rejects the exchange with invalid_grant', async () => {
+      const code = shortLived.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      await sleep(300);
+
+      const res = await exchange(shortLived, code);
+
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+    });
+  });
+
+  describe('given an access token past its lifetime', () => {
+    let shortLived: IntuitEmulator;
+
+    beforeAll(async () => {
+      shortLived = await start({ accessTokenLifetimeS: 1 });
+    });
+
+    afterAll(async () => {
+      await shortLived.close();
+    });
+
+    it('reports it inactive while the refresh token still works', async () => {
+      const code = shortLived.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const res = await exchange(shortLived, code);
+      const { accessToken, refreshToken } = tokensOf(res);
+      expect(res.data.expires_in).toBe(1);
+      await sleep(1100);
+
+      expect(shortLived.isAccessTokenActive(accessToken)).toBe(false);
+      expect((await refresh(shortLived, refreshToken)).status).toBe(200);
+    });
+  });
+
+  describe('given bad client credentials', () => {
+    it.each([
+      ['a wrong secret', basic(CLIENT.clientId, 'wrong-secret')],
+      ['a secret with stray whitespace', basic(CLIENT.clientId, `${CLIENT.clientSecret} `)],
+      ['an unknown client id', basic('ABunknown', CLIENT.clientSecret)],
+      ['a non-Basic scheme', `Bearer ${CLIENT.clientSecret}`],
+      ['no Authorization header', null],
+    ])('answers 401 invalid_client for %s and leaves the code unused', async (_label, auth) => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+
+      const res = await exchange(emulator, code, { auth });
+
+      expect(res.status).toBe(401);
+      expect(res.data).toEqual({ error: 'invalid_client' });
+      expect((await exchange(emulator, code)).status).toBe(200);
+    });
+  });
+
+  describe('given a malformed token request', () => {
+    it('answers unsupported_grant_type for a grant Intuit does not offer', async () => {
+      const res = await tokenRequest(emulator, { grant_type: 'client_credentials' });
+
+      expect(res.status).toBe(400);
+      expect(res.data).toEqual({ error: 'unsupported_grant_type' });
+    });
+
+    it.each([
+      ['no grant_type', {}],
+      [
+        'an authorization_code grant without code',
+        { grant_type: 'authorization_code', redirect_uri: REDIRECT_URI },
+      ],
+      ['an authorization_code grant without redirect_uri', { grant_type: 'authorization_code', code: 'x' }],
+      ['a refresh_token grant without refresh_token', { grant_type: 'refresh_token' }],
+    ])('answers invalid_request for %s', async (_label, form: Record<string, string>) => {
+      const res = await tokenRequest(emulator, form);
+
+      expect(res.status).toBe(400);
+      expect(res.data).toEqual({ error: 'invalid_request' });
+    });
+  });
+
+  describe('given a refresh token', () => {
+    it('issues a new access token and rotates the refresh token, killing the old one at once', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const first = tokensOf(await exchange(emulator, code));
+
+      const res = await refresh(emulator, first.refreshToken);
+
+      expect(res.status).toBe(200);
+      expect(res.data.x_refresh_token_expires_in).toBe(8_726_400);
+      const second = tokensOf(res);
+      expect(second.accessToken).not.toBe(first.accessToken);
+      expect(second.refreshToken).not.toBe(first.refreshToken);
+      expect(emulator.isRefreshTokenActive(first.refreshToken)).toBe(false);
+      expect(emulator.isRefreshTokenActive(second.refreshToken)).toBe(true);
+      expect(emulator.isAccessTokenActive(second.accessToken)).toBe(true);
+
+      const reuse = await refresh(emulator, first.refreshToken);
+      expect(reuse.status).toBe(400);
+      expect(reuse.data).toEqual({
+        error: 'invalid_grant',
+        error_description: 'Incorrect or invalid refresh token',
+      });
+      expect((await refresh(emulator, second.refreshToken)).status).toBe(200);
+    });
+
+    it('rejects it with invalid_grant when another client presents it', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const { refreshToken } = tokensOf(await exchange(emulator, code));
+
+      const res = await refresh(
+        emulator,
+        refreshToken,
+        basic(OTHER_CLIENT.clientId, OTHER_CLIENT.clientSecret),
+      );
+
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+      expect(emulator.isRefreshTokenActive(refreshToken)).toBe(true);
+    });
+
+    it('rejects an unknown refresh token with invalid_grant', async () => {
+      const res = await refresh(emulator, 'AB11-never-issued');
+
+      expect(res.status).toBe(400);
+      expect(res.data).toEqual({
+        error: 'invalid_grant',
+        error_description: 'Incorrect or invalid refresh token',
+      });
+    });
+  });
+
+  describe('given a connection to revoke', () => {
+    it('revokes the refresh token and its access token, answering 200 with an empty body', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const { accessToken, refreshToken } = tokensOf(await exchange(emulator, code));
+
+      const res = await revoke(emulator, refreshToken);
+
+      expect(res.status).toBe(200);
+      expect(res.data).toBe('');
+      expect(emulator.isRefreshTokenActive(refreshToken)).toBe(false);
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
+      expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+    });
+
+    it('revokes the refresh token too when given the access token', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const { accessToken, refreshToken } = tokensOf(await exchange(emulator, code));
+
+      expect((await revoke(emulator, accessToken)).status).toBe(200);
+
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
+      expect(emulator.isRefreshTokenActive(refreshToken)).toBe(false);
+    });
+
+    it('answers 401 invalid_client and revokes nothing when the credentials are wrong', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const { refreshToken } = tokensOf(await exchange(emulator, code));
+
+      const res = await revoke(emulator, refreshToken, basic(CLIENT.clientId, 'wrong-secret'));
+
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.data)).toEqual({ error: 'invalid_client' });
+      expect(emulator.isRefreshTokenActive(refreshToken)).toBe(true);
+    });
+  });
+
+  describe('given any request', () => {
+    it('answers with a fresh intuit_tid header on every route, errors included', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      emulator.setFault({ mode: 'status503', times: 1 });
+      const responses: AxiosResponse[] = [
+        await http.get(authorizeUrl(emulator, {})),
+        await http.get(authorizeUrl(emulator, { redirect_uri: 'https://evil.example.com/' })),
+        await http.get(authorizeUrl(emulator, { scope: '' })),
+        await decide(emulator, { decision: 'allow' }),
+        await decide(emulator, { decision: 'deny' }),
+        await exchange(emulator, code), // 503 fault
+        await exchange(emulator, code),
+        await exchange(emulator, code),
+        await exchange(emulator, code, { auth: null }),
+        await revoke(emulator, 'whatever'),
+        await revoke(emulator, 'whatever', basic('ABunknown', 'x')),
+        await http.get(`${emulator.url}/no/such/route`),
+        await http.get(emulator.tokenEndpoint),
+      ];
+
+      expect(responses.map((r) => r.status)).toEqual([
+        200, 400, 302, 302, 302, 503, 200, 400, 401, 200, 401, 404, 405,
+      ]);
+      const tids = responses.map((r) => String(r.headers['intuit_tid']));
+      for (const tid of tids) expect(tid).toMatch(TID);
+      expect(new Set(tids).size).toBe(tids.length);
+    });
+  });
+
+  describe('given a fault on the token endpoint', () => {
+    const newCode = (): string =>
+      emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+
+    it('latency: delays the answer, then exchanges normally', async () => {
+      emulator.setFault({ mode: 'latency', latencyMs: 250 });
+      const started = Date.now();
+
+      const res = await exchange(emulator, newCode());
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+      expect(res.status).toBe(200);
+      tokensOf(res);
+    });
+
+    it.each([
+      ['status500', 500],
+      ['status503', 503],
+    ] as const)('%s: answers %i without consuming the code', async (mode, status) => {
+      const code = newCode();
+      emulator.setFault({ mode });
+
+      const res = await exchange(emulator, code);
+
+      expect(res.status).toBe(status);
+      expect(res.headers['intuit_tid']).toMatch(TID);
+      emulator.clearFault();
+      expect((await exchange(emulator, code)).status).toBe(200);
+    });
+
+    it('status429: answers 429 throttled without consuming the code', async () => {
+      const code = newCode();
+      emulator.setFault({ mode: 'status429' });
+
+      const res = await exchange(emulator, code);
+
+      expect(res.status).toBe(429);
+      expect(res.data.error).toBe('throttled');
+      emulator.clearFault();
+      expect((await exchange(emulator, code)).status).toBe(200);
+    });
+
+    it('hang: consumes the code and never answers, so a later exchange gets invalid_grant', async () => {
+      const code = newCode();
+      emulator.setFault({ mode: 'hang', times: 1 });
+
+      const errorCode = await transportErrorCode(exchange(emulator, code, { timeout: 300 }));
+
+      expect(errorCode).toBe('ECONNABORTED');
+      const retry = await exchange(emulator, code);
+      expect(retry.status).toBe(400);
+      expect(retry.data.error).toBe('invalid_grant');
+      expect(emulator.tokenRequests().map((r) => [r.status, r.outcome])).toEqual([
+        [0, 'hang:issued'],
+        [400, 'invalid_grant:replay'],
+      ]);
+    });
+
+    it('reset-after-consume: issues tokens, then drops the connection without answering', async () => {
+      const code = newCode();
+      emulator.setFault({ mode: 'reset-after-consume', times: 1 });
+
+      const errorCode = await transportErrorCode(exchange(emulator, code));
+
+      expect(errorCode).toBe('ECONNRESET');
+      const retry = await exchange(emulator, code);
+      expect(retry.status).toBe(400);
+      expect(retry.data.error).toBe('invalid_grant');
+      expect(emulator.tokenRequests()[0]).toMatchObject({ status: 0, outcome: 'reset-after-consume:issued' });
+    });
+
+    it('malformed: consumes the code and answers 200 with a body that is not a token response', async () => {
+      const code = newCode();
+      emulator.setFault({ mode: 'malformed', times: 1 });
+
+      const res = await exchange(emulator, code);
+
+      expect(res.status).toBe(200);
+      expect(typeof res.data.access_token).not.toBe('string');
+      expect(typeof res.data.refresh_token).not.toBe('string');
+      expect((await exchange(emulator, code)).data.error).toBe('invalid_grant');
+    });
+
+    it('invalid-client: answers 401 invalid_client despite good credentials, without consuming the code', async () => {
+      const code = newCode();
+      emulator.setFault({ mode: 'invalid-client', times: 1 });
+
+      const res = await exchange(emulator, code);
+
+      expect(res.status).toBe(401);
+      expect(res.data).toEqual({ error: 'invalid_client' });
+      expect((await exchange(emulator, code)).status).toBe(200);
+    });
+
+    it('with times: affects only that many requests, then clears itself', async () => {
+      emulator.setFault({ mode: 'status503', times: 2 });
+
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) statuses.push((await exchange(emulator, newCode())).status);
+
+      expect(statuses).toEqual([503, 503, 200]);
+    });
+
+    it('leaves the authorization and revocation endpoints alone', async () => {
+      emulator.setFault({ mode: 'status500' });
+
+      expect((await http.get(authorizeUrl(emulator, {}))).status).toBe(200);
+      expect((await revoke(emulator, 'whatever')).status).toBe(200);
+      expect(emulator.tokenRequests()).toHaveLength(0);
+    });
+  });
+
+  describe('given token requests have been made', () => {
+    it('records every one in order with the code hash, status and outcome, whatever the fault', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const before = Date.now();
+      emulator.setFault({ mode: 'status429', times: 1 });
+      await exchange(emulator, code);
+      const { refreshToken } = tokensOf(await exchange(emulator, code));
+      await refresh(emulator, refreshToken);
+      await exchange(emulator, code, { auth: null });
+      await exchange(emulator, code);
+
+      const records = emulator.tokenRequests();
+
+      expect(
+        records.map(({ grantType, codeHash, status, outcome }) => ({ grantType, codeHash, status, outcome })),
+      ).toEqual([
+        { grantType: 'authorization_code', codeHash: sha256(code), status: 429, outcome: 'fault:status429' },
+        { grantType: 'authorization_code', codeHash: sha256(code), status: 200, outcome: 'issued' },
+        { grantType: 'refresh_token', codeHash: undefined, status: 200, outcome: 'refreshed' },
+        { grantType: 'authorization_code', codeHash: sha256(code), status: 401, outcome: 'invalid_client' },
+        {
+          grantType: 'authorization_code',
+          codeHash: sha256(code),
+          status: 400,
+          outcome: 'invalid_grant:replay',
+        },
+      ]);
+      expect(records[2]).not.toHaveProperty('codeHash');
+      for (const record of records) expect(record.at).toBeGreaterThanOrEqual(before);
+      expect(emulator.exchangeCount()).toBe(4);
+      expect(emulator.exchangeCount(sha256(code))).toBe(4);
+      expect(emulator.exchangeCount(sha256('another code'))).toBe(0);
+    });
+
+    it('forgets records, codes, tokens and faults on reset()', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const { accessToken } = tokensOf(await exchange(emulator, code));
+      emulator.setFault({ mode: 'status500' });
+
+      emulator.reset();
+
+      expect(emulator.tokenRequests()).toEqual([]);
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
+      const res = await exchange(emulator, code);
+      expect(res.status).toBe(400);
+      expect(res.data.error).toBe('invalid_grant');
+    });
+
+    it('never writes codes, tokens, secrets or state values to its log', async () => {
+      logLines.length = 0;
+      const consent = await decide(emulator, { decision: 'allow', state: 'secret-state-value' });
+      const code = locationOf(consent).searchParams.get('code') ?? '';
+      await http.get(authorizeUrl(emulator, { state: 'secret-state-value' }));
+      const { accessToken, refreshToken } = tokensOf(await exchange(emulator, code));
+      const rotated = tokensOf(await refresh(emulator, refreshToken));
+      await revoke(emulator, rotated.refreshToken);
+      await exchange(emulator, code);
+
+      const log = logLines.join('\n');
+      expect(logLines.length).toBeGreaterThanOrEqual(6);
+      for (const secret of [
+        code,
+        accessToken,
+        refreshToken,
+        rotated.accessToken,
+        rotated.refreshToken,
+        CLIENT.clientSecret,
+        'secret-state-value',
+      ]) {
+        expect(log).not.toContain(secret);
+      }
+      expect(log).toContain(sha256(code).slice(0, 8));
+    });
+  });
+
+  describe('given an emulator with a request hanging', () => {
+    it('closes promptly by destroying the hung socket', async () => {
+      const own = await start();
+      own.setFault({ mode: 'hang' });
+      const pending = transportErrorCode(
+        exchange(own, own.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI })),
+      );
+      await sleep(100);
+      const started = Date.now();
+
+      await own.close();
+
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await pending).toBe('ECONNRESET');
+    });
+  });
+});
