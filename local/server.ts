@@ -39,6 +39,8 @@ export interface LocalStackOptions {
   readonly emulator?: Partial<Omit<EmulatorOptions, 'clients' | 'port'>>;
   /** How long a duplicate waits for an in-flight exchange. @default 3000 */
   readonly inFlightWaitMs?: number;
+  /** Keys the emulator accepts, instead of random ones (the log canary uses recognisable values). */
+  readonly emulatorCredentials?: { readonly clientId: string; readonly clientSecret: string };
   /** Wraps the DynamoDB ledger, e.g. to count or break calls in tests and benchmarks. */
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => ConnectorRuntime['ledger'];
 }
@@ -88,7 +90,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let credentials = { clientId, clientSecret, environment: qboEnvironment };
     if (useEmulator) {
       // Fresh keys per run: nothing to configure, and nothing that looks like a real secret.
-      const emulatorCredentials = { clientId: 'EMULATOR-' + randomBytes(6).toString('hex'), clientSecret: randomBytes(24).toString('base64url') };
+      const emulatorCredentials = options.emulatorCredentials ?? {
+        clientId: 'EMULATOR-' + randomBytes(6).toString('hex'),
+        clientSecret: randomBytes(24).toString('base64url'),
+      };
       emulator = await startIntuitEmulator({
         ...options.emulator,
         clients: [{ ...emulatorCredentials, redirectUris: [redirectUri] }],
