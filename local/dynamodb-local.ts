@@ -50,7 +50,10 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+      clearTimeout(timer);
+      // DynamoDB Local does not always honour SIGTERM promptly.
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   };

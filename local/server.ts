@@ -41,6 +41,8 @@ export interface LocalStackOptions {
   readonly inFlightWaitMs?: number;
   /** Keys the emulator accepts, instead of random ones (the log canary uses recognisable values). */
   readonly emulatorCredentials?: { readonly clientId: string; readonly clientSecret: string };
+  /** Called once per DynamoDB request the handlers send (an SDK middleware, so SDK retries count too), for round-trip counts. */
+  readonly onDynamoDbRequest?: (commandName: string) => void;
   /** Wraps the DynamoDB ledger, e.g. to count or break calls in tests and benchmarks. */
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => ConnectorRuntime['ledger'];
 }
@@ -128,8 +130,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       FLOW_TABLE_NAME: tables.flow,
       CONNECTION_TABLE_NAME: tables.connection,
     });
-    const documentClient = createDocumentClient({ ...LOCAL_AWS, endpoint: dynamoDbEndpoint });
+    const documentClient = createDocumentClient({
+      ...LOCAL_AWS,
+      endpoint: dynamoDbEndpoint,
+      // DynamoDB Local (one JVM) on a busy 2-core machine can take seconds where DynamoDB takes
+      // milliseconds; the Lambda's 3 s bound would turn that into false "try again" pages.
+      requestHandler: { connectionTimeout: 2000, requestTimeout: 15_000 },
+    });
     cleanups.push(async () => documentClient.destroy());
+    const observe = options.onDynamoDbRequest;
+    if (observe !== undefined) {
+      documentClient.middlewareStack.add(
+        (next, context) => async (args) => {
+          observe(context.commandName ?? 'unknown');
+          return next(args);
+        },
+        { step: 'deserialize', name: 'countDynamoDbRequests' },
+      );
+    }
     const dynamoLedger = new DynamoDbFlowLedger({
       client: documentClient,
       flowTableName: tables.flow,

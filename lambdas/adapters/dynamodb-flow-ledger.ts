@@ -30,7 +30,12 @@ const PK = FLOW_TABLE.partitionKey;
 const TTL = FLOW_TABLE.timeToLiveAttribute ?? 'ttl';
 /** Consumed states and ledger entries stay readable for replays this long after the flow expires. */
 const RETENTION_SECONDS = 24 * 60 * 60;
-const CLAIM_CONFLICT_ATTEMPTS = 5;
+/**
+ * Concurrent duplicates touch the same two items, and DynamoDB may cancel every one of them with
+ * TransactionConflict. Retrying with full-jitter backoff lets one win; 8 attempts bound the wait
+ * to about 2 s, well inside the callback's timeout.
+ */
+const CLAIM_CONFLICT_ATTEMPTS = 8;
 
 type StateStatus = 'PENDING' | 'CONSUMED' | 'CANCELLED';
 
@@ -137,7 +142,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
         if (attempt >= CLAIM_CONFLICT_ATTEMPTS) {
           throw new StorageUnavailableError('claimCode', 'TransactionConflict', error);
         }
-        await this.sleep(25 * attempt + Math.floor(Math.random() * 25));
+        await this.sleep(Math.floor(Math.random() * Math.min(500, 20 * 2 ** attempt)));
         const entry = await this.readEntry(claim.codeHash);
         if (entry !== undefined) return entryVersusClaim(entry, claim);
       }

@@ -79,7 +79,7 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
     case 'failed':
       return {
         title: 'Connection not completed',
-        heading: "We couldn't finish connecting to QuickBooks",
+        heading: 'We could not finish connecting to QuickBooks',
         paragraphs: [
           'QuickBooks did not confirm the connection, so nothing was saved.',
           'Please connect again. If it keeps happening, contact support and quote the reference below.',

@@ -82,3 +82,16 @@ export async function consentedCallback(baseUrl: string, emulator: IntuitEmulato
 export function codeOf(callbackUrl: string): string {
   return new URL(callbackUrl).searchParams.get('code') ?? '';
 }
+
+/**
+ * Like a browser: follows the "finishing your connection" page's self-refresh until the callback
+ * answers with its outcome (a duplicate that arrives mid-exchange may get that page under load).
+ */
+export async function getFollowingRefresh(url: string, cookie?: string, maxRefreshes = 10): Promise<HttpResult> {
+  let response = await get(url, cookie);
+  for (let i = 0; i < maxRefreshes && response.status === 200 && /http-equiv="refresh"/.test(response.body); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    response = await get(url, cookie);
+  }
+  return response;
+}
