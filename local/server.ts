@@ -73,7 +73,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   try {
     let routes: Routes | undefined;
-    const server = createServer((req, res) => {
+    // A generous header limit so oversized queries reach the handler and get its 400 page, as
+    // behind API Gateway, instead of Node's bare 431.
+    const server = createServer({ maxHeaderSize: 2 * 1024 * 1024 }, (req, res) => {
       if (routes === undefined) {
         res.writeHead(503).end();
         return;

@@ -23,11 +23,15 @@ export type InvalidReason =
 
 /** Intuit's query is a few hundred bytes; 4 KiB is generous and keeps a 1 MB query from costing anything. */
 const MAX_QUERY_LENGTH = 4096;
-/** Printable ASCII without space (RFC 6749 §A.11 allows %x20-7E; Intuit's codes are alphanumeric). */
-const CODE_PATTERN = /^[\x21-\x7e]{1,512}$/;
+/**
+ * RFC 6749 §A.11 allows any printable ASCII; Intuit's codes are alphanumeric. Allowing only the
+ * characters of token alphabets (base64, base64url, JWT) keeps markup and quotes out entirely.
+ */
+const CODE_PATTERN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
 /** Digits only; 10 to 19 seen in practice, so 32 is a generous bound (INTUIT.md). */
 const REALM_ID_PATTERN = /^[0-9]{1,32}$/;
-const ERROR_PATTERN = /^[\x20-\x7e]{1,128}$/;
+/** OAuth error codes are short tokens (access_denied, invalid_scope, server_error); nothing else is trusted. */
+const ERROR_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const CHECKED = ['code', 'state', 'realmId', 'error'] as const;
 
 export function parseCallbackQuery(rawQuery: string): CallbackInput {

@@ -33,7 +33,7 @@ export async function startTestStack(
   });
   const emulator = stack.emulator;
   if (emulator === undefined) throw new Error('test stacks run against the emulator');
-  const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
+  const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: stack.dynamoDbEndpoint, maxAttempts: 1 });
   const documents = DynamoDBDocumentClient.from(raw);
   return {
     ...stack,

@@ -1,0 +1,274 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * Per-environment configuration: the one place that says how `dev` differs from `prod`.
+ *
+ * Chosen once in `bin/app.ts` from `--context env=<name>` and passed down as props; constructs never
+ * read context or `process.env`. Plain data (plus CDK enums), validated by {@link resolveEnvironment}
+ * before any construct sees it.
+ */
+
+/** Names accepted by `--context env=<name>`. */
+export const ENV_NAMES = ['dev', 'prod'] as const;
+export type EnvName = (typeof ENV_NAMES)[number];
+
+/** Which Intuit OAuth environment (and so which developer-portal keys) an environment talks to. */
+export type QboEnvironment = 'sandbox' | 'production';
+
+/**
+ * Alarm thresholds, each a Sum over {@link AlarmThresholds.periodMinutes}. An alarm fires when the
+ * sum is at least the threshold.
+ */
+export interface AlarmThresholds {
+  /** @default 5 */
+  readonly periodMinutes: number;
+  /** Intuit answered `invalid_grant` (revoked, reused or expired code/refresh token). @default 1 */
+  readonly invalidGrant: number;
+  /** Intuit answered `invalid_client`: the credentials in the secret are wrong. @default 1 */
+  readonly invalidClient: number;
+  /** The secret is missing, unreadable or still the placeholder (SECURITY.md G5). @default 1 */
+  readonly configError: number;
+  /** The token endpoint rejected the exchange, or was unreachable, or answered garbage. @default 3 */
+  readonly tokenExchangeFailed: number;
+  /** The exchange may have reached Intuit but we do not know the outcome (SECURITY.md C3). @default 1 */
+  readonly tokenExchangeAmbiguous: number;
+  /** Tokens were issued but could not be stored (SECURITY.md C8). @default 1 */
+  readonly tokenStoreFailed: number;
+  /** DynamoDB refused or failed a request after the SDK's bounded retries (SECURITY.md G1). @default 3 */
+  readonly storageUnavailable: number;
+  /** Unhandled errors of one function (AWS/Lambda Errors). @default 1 */
+  readonly lambdaErrors: number;
+  /** Throttled invocations of one function (AWS/Lambda Throttles). @default 1 */
+  readonly lambdaThrottles: number;
+  /** 5xx answers of the HTTP API (AWS/ApiGateway 5xx). @default 3 */
+  readonly api5xx: number;
+  /** Throttled requests on one table (read plus write throttle events). @default 1 */
+  readonly dynamoDbThrottles: number;
+  /** DynamoDB system errors on one table. @default 1 */
+  readonly dynamoDbSystemErrors: number;
+}
+
+/** Custom domain served by API Gateway instead of the `execute-api` URL. */
+export interface CustomDomainConfig {
+  /** e.g. `connect.example.com`. The operator creates the DNS record (see docs/deploy.md). */
+  readonly domainName: string;
+  /** ARN of an ACM certificate for {@link domainName}, in the stack's region. */
+  readonly certificateArn: string;
+}
+
+/** What happens to data when a stack is deleted or a resource is replaced. */
+export interface DataProtectionConfig {
+  /** Tables, the tables' KMS key, the secret and log groups. */
+  readonly removalPolicy: RemovalPolicy;
+  /** DynamoDB deletion protection on both tables. */
+  readonly deletionProtection: boolean;
+  /** DynamoDB point-in-time recovery on both tables. */
+  readonly pointInTimeRecovery: boolean;
+}
+
+export interface EnvironmentConfig {
+  /** Target account. @default - environment-agnostic stack (resolved by the CLI at deploy time) */
+  readonly account?: string;
+  /** Target region. @default - environment-agnostic stack (resolved by the CLI at deploy time) */
+  readonly region?: string;
+  /** Display name shown on the pages. */
+  readonly appName: string;
+  /** Intuit sandbox or production. Must match the `environment` field the operator puts in the secret. */
+  readonly qboEnvironment: QboEnvironment;
+  /** OAuth scopes requested from Intuit, exactly (SECURITY.md A6). */
+  readonly scopes: readonly string[];
+  /** @default - no custom domain; the redirect URI is the `execute-api` URL */
+  readonly customDomain?: CustomDomainConfig;
+  /** https URL of the app that the success page links back to. @default - no link */
+  readonly appReturnUrl?: string;
+  /** Email subscribed to the alarm topic (confirmation required). @default - no subscription */
+  readonly alarmEmail?: string;
+  /**
+   * Where alarm descriptions point on-call, e.g. the runbook's URL in the repository browser; an
+   * anchor per alarm is appended.
+   * @default 'docs/runbook.md'
+   */
+  readonly runbookUrl: string;
+  /** Lifetime of a started flow (state), seconds (SECURITY.md A2: about 15 minutes). */
+  readonly flowTtlSeconds: number;
+  /** Timeout of the call to Intuit's token endpoint, ms; must fit the callback Lambda (SECURITY.md C4). */
+  readonly tokenRequestTimeoutMs: number;
+  readonly alarmThresholds: AlarmThresholds;
+  /** Retention of the function and access log groups. */
+  readonly logRetention: RetentionDays;
+  /** Default-route throttling of the HTTP API. */
+  readonly throttling: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly dataProtection: DataProtectionConfig;
+}
+
+/** Scope for QuickBooks Online accounting data. */
+export const DEFAULT_SCOPES = ['com.intuit.quickbooks.accounting'] as const;
+
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
+  periodMinutes: 5,
+  invalidGrant: 1,
+  invalidClient: 1,
+  configError: 1,
+  tokenExchangeFailed: 3,
+  tokenExchangeAmbiguous: 1,
+  tokenStoreFailed: 1,
+  storageUnavailable: 3,
+  lambdaErrors: 1,
+  lambdaThrottles: 1,
+  api5xx: 3,
+  dynamoDbThrottles: 1,
+  dynamoDbSystemErrors: 1,
+};
+
+/**
+ * Timeouts of the functions. They are here rather than in the environments because the handlers are
+ * written against them: each fits inside API Gateway's 29 s integration limit (SECURITY.md C4).
+ */
+export const FUNCTION_TIMEOUT_SECONDS = { connect: 5, callback: 20, outcome: 5 } as const;
+
+/**
+ * Time the callback needs besides the token request: the claim before it and the token write after
+ * it, with the SDK's bounded retries (SECURITY.md C1, C8).
+ */
+const CALLBACK_RESERVED_MS = 5_000;
+
+export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
+  dev: {
+    appName: 'QuickBooks Connector (dev)',
+    qboEnvironment: 'sandbox',
+    scopes: DEFAULT_SCOPES,
+    runbookUrl: 'docs/runbook.md',
+    flowTtlSeconds: 900,
+    tokenRequestTimeoutMs: 8_000,
+    alarmThresholds: DEFAULT_ALARM_THRESHOLDS,
+    logRetention: RetentionDays.TWO_WEEKS,
+    throttling: { rateLimit: 5, burstLimit: 10 },
+    dataProtection: {
+      removalPolicy: RemovalPolicy.DESTROY,
+      deletionProtection: false,
+      pointInTimeRecovery: true,
+    },
+  },
+  prod: {
+    appName: 'QuickBooks Connector',
+    qboEnvironment: 'production',
+    scopes: DEFAULT_SCOPES,
+    runbookUrl: 'docs/runbook.md',
+    flowTtlSeconds: 900,
+    tokenRequestTimeoutMs: 8_000,
+    alarmThresholds: DEFAULT_ALARM_THRESHOLDS,
+    logRetention: RetentionDays.THREE_MONTHS,
+    throttling: { rateLimit: 50, burstLimit: 100 },
+    dataProtection: {
+      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
+      pointInTimeRecovery: true,
+    },
+  },
+};
+
+/** A configuration that {@link resolveEnvironment} accepted, with the name it was chosen by. */
+export interface ResolvedEnvironment {
+  /** The name it was chosen by (a key of the environments map). */
+  readonly envName: string;
+  readonly config: EnvironmentConfig;
+}
+
+/** Thrown for an unknown or missing environment name, or a configuration that fails validation. */
+export class EnvironmentConfigError extends Error {
+  override readonly name = 'EnvironmentConfigError';
+}
+
+/**
+ * Picks and validates the configuration named by `--context env=<name>`.
+ *
+ * @throws EnvironmentConfigError listing the valid names when `name` is missing or unknown, or
+ * naming the field when the chosen configuration is invalid.
+ */
+export function resolveEnvironment(
+  name: unknown,
+  environments: Readonly<Record<string, EnvironmentConfig>> = ENVIRONMENTS,
+): ResolvedEnvironment {
+  const validNames = Object.keys(environments);
+  if (typeof name !== 'string' || !Object.hasOwn(environments, name)) {
+    const given =
+      name === undefined ? 'no environment was given' : `unknown environment ${JSON.stringify(name)}`;
+    throw new EnvironmentConfigError(
+      `${given}: pass --context env=<name> with one of: ${validNames.join(', ')}`,
+    );
+  }
+  const config = environments[name] as EnvironmentConfig;
+  validateConfig(name, config);
+  return { envName: name, config };
+}
+
+function validateConfig(envName: string, config: EnvironmentConfig): void {
+  const problems: string[] = [];
+  const check = (ok: boolean, problem: string): void => {
+    if (!ok) problems.push(problem);
+  };
+
+  check(config.appName.trim().length > 0, 'appName is empty');
+  check(
+    config.scopes.length > 0 && config.scopes.every((s) => /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)),
+    'scopes must be a non-empty list of scope tokens (RFC 6749 §3.3)',
+  );
+  check(
+    Number.isInteger(config.flowTtlSeconds) && config.flowTtlSeconds >= 60 && config.flowTtlSeconds <= 3600,
+    'flowTtlSeconds must be an integer between 60 and 3600',
+  );
+  const maxTokenTimeoutMs = FUNCTION_TIMEOUT_SECONDS.callback * 1000 - CALLBACK_RESERVED_MS;
+  check(
+    Number.isInteger(config.tokenRequestTimeoutMs) &&
+      config.tokenRequestTimeoutMs >= 1000 &&
+      config.tokenRequestTimeoutMs <= maxTokenTimeoutMs,
+    `tokenRequestTimeoutMs must be between 1000 and ${maxTokenTimeoutMs} so the exchange ends inside the ` +
+      `${FUNCTION_TIMEOUT_SECONDS.callback} s callback timeout`,
+  );
+  if (config.appReturnUrl !== undefined)
+    check(isHttpsUrl(config.appReturnUrl), 'appReturnUrl must be an https URL');
+  if (config.alarmEmail !== undefined) {
+    check(/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(config.alarmEmail), 'alarmEmail is not an email address');
+  }
+  if (config.customDomain !== undefined) {
+    check(
+      /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(
+        config.customDomain.domainName,
+      ),
+      'customDomain.domainName must be a lower-case host name',
+    );
+    check(
+      /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(
+        config.customDomain.certificateArn,
+      ),
+      'customDomain.certificateArn must be an ACM certificate ARN',
+    );
+  }
+  if (config.account !== undefined) check(/^\d{12}$/.test(config.account), 'account must be 12 digits');
+  const { rateLimit, burstLimit } = config.throttling;
+  check(
+    rateLimit > 0 && burstLimit >= 1 && Number.isInteger(burstLimit),
+    'throttling limits must be positive',
+  );
+  check(
+    config.runbookUrl.length > 0 && !config.runbookUrl.includes('#'),
+    'runbookUrl must be a URL without anchor',
+  );
+  const thresholds = config.alarmThresholds;
+  for (const [key, value] of Object.entries(thresholds)) {
+    check(Number.isFinite(value) && value >= 1, `alarmThresholds.${key} must be at least 1`);
+  }
+
+  if (problems.length > 0) {
+    throw new EnvironmentConfigError(`environment ${envName} is misconfigured: ${problems.join('; ')}`);
+  }
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,235 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  Stats,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Operation, type Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { METRICS } from '../../lambdas/core/telemetry-codes';
+import type { AlarmThresholds } from '../config/environments';
+import { acknowledgeNagFinding } from '../nag';
+import { RUNBOOK_ANCHORS, type RunbookAnchor } from '../runbook';
+import type { ConnectorMetrics } from './connector-metrics';
+
+/** DynamoDB operations the handlers use; SystemErrors is only published per operation. */
+const TABLE_OPERATIONS = [
+  Operation.GET_ITEM,
+  Operation.PUT_ITEM,
+  Operation.UPDATE_ITEM,
+  Operation.TRANSACT_WRITE_ITEMS,
+];
+
+export interface ConnectorAlarmsProps {
+  readonly thresholds: AlarmThresholds;
+  /** Runbook location; each alarm's description appends `#<anchor>`. */
+  readonly runbookUrl: string;
+  /** @default - no subscription */
+  readonly alarmEmail?: string;
+  readonly metrics: ConnectorMetrics;
+  /** Functions by display name (`Connect`, `Callback`, ...), for Errors and Throttles alarms. */
+  readonly functions: Readonly<Record<string, IFunction>>;
+  readonly api: HttpApi;
+  /** Tables by display name (`Flow`, `Connection`), for throttling and system-error alarms. */
+  readonly tables: Readonly<Record<string, Table>>;
+}
+
+/**
+ * The on-call surface: an encrypted SNS topic (optionally with an email subscription) and one alarm
+ * per failure that needs a human, each pointing at its runbook entry. Missing data is "not
+ * breaching": the custom metrics are only written when something happens.
+ */
+export class ConnectorAlarms extends Construct {
+  readonly topic: Topic;
+  /** Every alarm created, in creation order. */
+  readonly alarms: Alarm[] = [];
+  /** The alarm on Intuit's `invalid_grant`, for the dashboard. */
+  readonly invalidGrantAlarm: Alarm;
+
+  private readonly props: ConnectorAlarmsProps;
+  private readonly period: Duration;
+  private readonly action: SnsAction;
+
+  constructor(scope: Construct, id: string, props: ConnectorAlarmsProps) {
+    super(scope, id);
+    this.props = props;
+    this.period = Duration.minutes(props.thresholds.periodMinutes);
+
+    const topicKey = new Key(this, 'TopicKey', {
+      description: 'QBO connector: encrypts the alarm topic',
+      enableKeyRotation: true,
+      // Holds no data at rest beyond in-flight notifications; goes with the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    // CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key; it needs these two
+    // actions on a customer managed key.
+    topicKey.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+
+    this.topic = new Topic(this, 'Topic', {
+      displayName: 'QBO connector alarms',
+      masterKey: topicKey,
+      enforceSSL: true,
+    });
+    // The topic policy CDK writes for enforceSSL replaces the default one, so CloudWatch alarms of this
+    // account need an explicit allow.
+    const { account, region, partition } = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+          StringEquals: { 'aws:SourceAccount': account },
+        },
+      }),
+    );
+    if (props.alarmEmail !== undefined) {
+      const subscription = this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+      acknowledgeNagFinding(subscription, 'Serverless-SNSRedrivePolicy');
+    }
+    this.action = new SnsAction(this.topic);
+
+    const t = props.thresholds;
+    const m = props.metrics;
+    this.invalidGrantAlarm = this.add(
+      'InvalidGrant',
+      m.metric(METRICS.InvalidGrant),
+      t.invalidGrant,
+      RUNBOOK_ANCHORS.invalidGrant,
+      'Intuit answered invalid_grant: an authorization code or refresh token was rejected (revoked, reused or expired); a company may need to reconnect.',
+    );
+    this.add(
+      'InvalidClient',
+      m.metric(METRICS.InvalidClient),
+      t.invalidClient,
+      RUNBOOK_ANCHORS.invalidClient,
+      'Intuit answered invalid_client: the client id or secret in Secrets Manager is wrong or was rotated in the Intuit portal. No connection can succeed.',
+    );
+    this.add(
+      'ConfigError',
+      m.metric(METRICS.ConfigError),
+      t.configError,
+      RUNBOOK_ANCHORS.configError,
+      'A handler refused to start a flow because its configuration or the credentials secret is missing, unreadable or still the placeholder.',
+    );
+    this.add(
+      'TokenExchangeFailed',
+      m.metric(METRICS.TokenExchangeFailed),
+      t.tokenExchangeFailed,
+      RUNBOOK_ANCHORS.tokenExchangeFailed,
+      "Intuit's token endpoint rejected code exchanges, was unreachable or answered malformed responses; users were asked to reconnect.",
+    );
+    this.add(
+      'TokenExchangeAmbiguous',
+      m.metric(METRICS.TokenExchangeAmbiguous),
+      t.tokenExchangeAmbiguous,
+      RUNBOOK_ANCHORS.tokenExchangeAmbiguous,
+      'A code exchange may have reached Intuit without an answer (timeout, 5xx, 429, reset); the code was not retried and the user was asked to reconnect.',
+    );
+    this.add(
+      'TokenStoreFailed',
+      m.metric(METRICS.TokenStoreFailed),
+      t.tokenStoreFailed,
+      RUNBOOK_ANCHORS.tokenStoreFailed,
+      'Intuit issued tokens but they could not be written to the connections table; the refresh token was revoked and the user asked to reconnect.',
+    );
+    this.add(
+      'StorageUnavailable',
+      m.metric(METRICS.StorageUnavailable),
+      t.storageUnavailable,
+      RUNBOOK_ANCHORS.storageUnavailable,
+      'DynamoDB refused or failed requests after bounded retries; users saw a "try again" page.',
+    );
+
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.add(
+        `${name}LambdaErrors`,
+        fn.metricErrors({ period: this.period, statistic: Stats.SUM }),
+        t.lambdaErrors,
+        RUNBOOK_ANCHORS.lambdaErrors,
+        `The ${name} function failed with unhandled errors or timeouts.`,
+      );
+      this.add(
+        `${name}LambdaThrottles`,
+        fn.metricThrottles({ period: this.period, statistic: Stats.SUM }),
+        t.lambdaThrottles,
+        RUNBOOK_ANCHORS.lambdaThrottles,
+        `Invocations of the ${name} function were throttled (account or function concurrency).`,
+      );
+    }
+
+    this.add(
+      'Api5xx',
+      props.api.metricServerError({ period: this.period, statistic: Stats.SUM }),
+      t.api5xx,
+      RUNBOOK_ANCHORS.api5xx,
+      'The HTTP API answered 5xx: an integration failed, timed out or was throttled.',
+    );
+
+    for (const [name, table] of Object.entries(props.tables)) {
+      this.add(
+        `${name}TableThrottles`,
+        new MathExpression({
+          expression: 'FILL(readThrottles, 0) + FILL(writeThrottles, 0)',
+          usingMetrics: {
+            readThrottles: table.metric('ReadThrottleEvents', { period: this.period, statistic: Stats.SUM }),
+            writeThrottles: table.metric('WriteThrottleEvents', {
+              period: this.period,
+              statistic: Stats.SUM,
+            }),
+          },
+          label: `${name} table throttle events`,
+          period: this.period,
+        }),
+        t.dynamoDbThrottles,
+        RUNBOOK_ANCHORS.dynamoDbThrottles,
+        `DynamoDB throttled requests to the ${name} table.`,
+      );
+      this.add(
+        `${name}TableSystemErrors`,
+        table.metricSystemErrorsForOperations({
+          operations: TABLE_OPERATIONS,
+          period: this.period,
+          statistic: Stats.SUM,
+        }),
+        t.dynamoDbSystemErrors,
+        RUNBOOK_ANCHORS.dynamoDbSystemErrors,
+        `DynamoDB answered with system errors (HTTP 500) for the ${name} table.`,
+      );
+    }
+  }
+
+  private add(name: string, metric: IMetric, threshold: number, anchor: RunbookAnchor, what: string): Alarm {
+    const alarm = new Alarm(this, `${name}Alarm`, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${what} Runbook: ${this.props.runbookUrl}#${anchor}`,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}

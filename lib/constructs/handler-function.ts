@@ -1,0 +1,105 @@
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledgeNagFinding } from '../nag';
+
+/**
+ * Lets the ESM bundle load CommonJS dependencies that call `require` (esbuild leaves those calls as
+ * they are; an ES module has no `require` of its own).
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+export interface HandlerFunctionProps {
+  /** TypeScript entry file exporting `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  /** Must fit inside API Gateway's 29 s integration limit (SECURITY.md C4). */
+  readonly timeout: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly logRetention: RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** Repository root, for esbuild. */
+  readonly projectRoot: string;
+  readonly depsLockFilePath: string;
+}
+
+/**
+ * A handler bundled locally by esbuild (never Docker), Node.js 22 on arm64, with its own log group
+ * and its own role. The role starts with nothing but the right to write to that log group: callers
+ * grant table, key and secret access explicitly per function (SECURITY.md D2), and no AWS managed
+ * policy is attached.
+ */
+export class HandlerFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
+
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    // What AWSLambdaBasicExecutionRole grants, narrowed to this function's own log group.
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      projectRoot: props.projectRoot,
+      depsLockFilePath: props.depsLockFilePath,
+      environment: {
+        ...props.environment,
+        // esbuild writes source maps; Node only applies them to stack traces when asked.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        banner: ESM_REQUIRE_BANNER,
+        // Prefer packages' ES module builds, which esbuild can tree-shake.
+        mainFields: ['module', 'main'],
+        minify: true,
+        // Error classes keep their names, so logged error names stay meaningful after minification.
+        keepNames: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The Node.js 22 runtime ships AWS SDK v3; bundling it again would only slow cold starts.
+        externalModules: ['@aws-sdk/*'],
+      },
+    });
+    for (const rule of [
+      'AwsSolutions-L1',
+      'Serverless-LambdaLatestVersion',
+      'Serverless-LambdaDLQ',
+      'Serverless-LambdaTracing',
+    ] as const) {
+      acknowledgeNagFinding(this.function, rule);
+    }
+  }
+}

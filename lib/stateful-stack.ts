@@ -1,0 +1,82 @@
+import { CfnOutput, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { PLACEHOLDER_CREDENTIAL } from '../lambdas/core/config';
+import { CONNECTION_TABLE, FLOW_TABLE } from '../lambdas/core/table-schema';
+import type { EnvironmentConfig } from './config/environments';
+import { SchemaTable } from './constructs/schema-table';
+import { acknowledgeNagFinding } from './nag';
+
+export interface StatefulStackProps extends StackProps {
+  /** e.g. `dev`, `prod`: names resources' descriptions and the metrics' Environment dimension. */
+  readonly envName: string;
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * Everything that holds data: the flow/code-ledger table, the connections (tokens) table with its
+ * customer-managed key, and the Intuit client credentials secret. Kept apart from the functions and
+ * the API so that redeploying or rolling those back never touches data.
+ */
+export class StatefulStack extends Stack {
+  readonly flowTable: Table;
+  readonly connectionTable: Table;
+  /** Encrypts the connections table; the only key a function needs to handle tokens. */
+  readonly connectionTableKey: IKey;
+  /** Intuit client id and secret for this environment only (SECURITY.md D2, F3). */
+  readonly credentialsSecret: Secret;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const { config, envName } = props;
+    const protection = config.dataProtection;
+
+    this.flowTable = new SchemaTable(this, 'FlowTable', {
+      schema: FLOW_TABLE,
+      // Holds hashes of states and codes and flow metadata, never tokens.
+      encryption: { kind: 'aws-managed' },
+      removalPolicy: protection.removalPolicy,
+      deletionProtection: protection.deletionProtection,
+      pointInTimeRecovery: protection.pointInTimeRecovery,
+    }).table;
+
+    const connectionTableKey = new Key(this, 'ConnectionTableKey', {
+      description: `QBO connector (${envName}): encrypts the connections table (OAuth tokens)`,
+      enableKeyRotation: true,
+      removalPolicy: protection.removalPolicy,
+    });
+    this.connectionTableKey = connectionTableKey;
+
+    this.connectionTable = new SchemaTable(this, 'ConnectionTable', {
+      schema: CONNECTION_TABLE,
+      encryption: { kind: 'customer-managed', key: connectionTableKey },
+      removalPolicy: protection.removalPolicy,
+      deletionProtection: protection.deletionProtection,
+      pointInTimeRecovery: protection.pointInTimeRecovery,
+    }).table;
+
+    // Created holding the placeholder the handlers refuse with a "not configured yet" page (SECURITY.md
+    // G5), so no credential ever passes through code, context or a template (F3). CloudFormation writes
+    // this value only when the secret is created or this template value changes: do not edit the
+    // placeholder after an operator has put the real credentials in (docs/deploy.md).
+    const placeholder = SecretValue.unsafePlainText(PLACEHOLDER_CREDENTIAL);
+    const credentialsSecret = new Secret(this, 'IntuitClientCredentials', {
+      description: `QBO connector (${envName}): Intuit ${config.qboEnvironment} app client id and secret`,
+      secretObjectValue: {
+        clientId: placeholder,
+        clientSecret: placeholder,
+        environment: SecretValue.unsafePlainText(config.qboEnvironment),
+      },
+      removalPolicy: protection.removalPolicy,
+    });
+    acknowledgeNagFinding(credentialsSecret, 'AwsSolutions-SMG4');
+    this.credentialsSecret = credentialsSecret;
+
+    new CfnOutput(this, 'CredentialsSecretName', {
+      description: 'Put the Intuit client id and secret here (docs/deploy.md)',
+      value: credentialsSecret.secretName,
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  DEFAULT_SCOPES,
+  ENVIRONMENTS,
+  EnvironmentConfigError,
+  resolveEnvironment,
+  type EnvironmentConfig,
+} from '../../lib/config/environments';
+import { PROJECT_ROOT } from '../../lib/project-paths';
+
+const withProd = (overrides: Partial<EnvironmentConfig>) => ({
+  prod: { ...ENVIRONMENTS.prod, ...overrides },
+});
+
+describe('choosing an environment', () => {
+  it.each([
+    ['no name', undefined, /no environment was given/],
+    ['an unknown name', 'staging', /unknown environment "staging"/],
+    ['the name of an inherited property', 'toString', /unknown environment "toString"/],
+    ['a name that is not a string', 42, /unknown environment 42/],
+  ])('given %s, fails with a message listing the valid names', (_case, name, message) => {
+    expect(() => resolveEnvironment(name)).toThrow(EnvironmentConfigError);
+    expect(() => resolveEnvironment(name)).toThrow(message);
+    expect(() => resolveEnvironment(name)).toThrow(/one of: dev, prod$/);
+  });
+
+  it('resolves dev to Intuit sandbox and prod to Intuit production', () => {
+    expect(resolveEnvironment('dev')).toEqual({ envName: 'dev', config: ENVIRONMENTS.dev });
+    expect(resolveEnvironment('dev').config.qboEnvironment).toBe('sandbox');
+    expect(resolveEnvironment('prod').config.qboEnvironment).toBe('production');
+  });
+
+  it('gives prod RETAIN, deletion protection and PITR (SECURITY.md D1)', () => {
+    expect(ENVIRONMENTS.prod.dataProtection).toEqual({
+      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
+      pointInTimeRecovery: true,
+    });
+  });
+
+  it('defaults: accounting scope, 15-minute flows, 8 s token timeout, page on any invalid_grant in 5 minutes', () => {
+    for (const config of Object.values(ENVIRONMENTS)) {
+      expect(config.scopes).toEqual(DEFAULT_SCOPES);
+      expect(DEFAULT_SCOPES).toEqual(['com.intuit.quickbooks.accounting']);
+      expect(config.flowTtlSeconds).toBe(900);
+      expect(config.tokenRequestTimeoutMs).toBe(8000);
+      expect(config.alarmThresholds).toMatchObject({ invalidGrant: 1, periodMinutes: 5 });
+    }
+  });
+
+  it('leaves account and region unset so synth needs no credentials or lookups', () => {
+    for (const config of Object.values(ENVIRONMENTS)) {
+      expect(config.account).toBeUndefined();
+      expect(config.region).toBeUndefined();
+    }
+  });
+});
+
+describe('validating the chosen configuration', () => {
+  it.each<[string, Partial<EnvironmentConfig>, RegExp]>([
+    [
+      'a token timeout that does not fit the callback',
+      { tokenRequestTimeoutMs: 19_000 },
+      /tokenRequestTimeoutMs/,
+    ],
+    ['a flow TTL beyond an hour', { flowTtlSeconds: 7200 }, /flowTtlSeconds/],
+    ['no scopes', { scopes: [] }, /scopes/],
+    ['a scope with a space', { scopes: ['a b'] }, /scopes/],
+    ['an http return URL', { appReturnUrl: 'http://app.example.com' }, /appReturnUrl must be an https URL/],
+    ['a malformed alarm email', { alarmEmail: 'on-call' }, /alarmEmail/],
+    [
+      'a certificate that is not an ACM ARN',
+      { customDomain: { domainName: 'connect.example.com', certificateArn: 'cert-123' } },
+      /certificateArn/,
+    ],
+    ['a runbook URL with an anchor', { runbookUrl: 'docs/runbook.md#x' }, /runbookUrl/],
+    [
+      'an alarm threshold of zero',
+      { alarmThresholds: { ...ENVIRONMENTS.prod.alarmThresholds, invalidGrant: 0 } },
+      /alarmThresholds\.invalidGrant/,
+    ],
+  ])('rejects %s, naming the field', (_case, overrides, message) => {
+    expect(() => resolveEnvironment('prod', withProd(overrides))).toThrow(
+      /environment prod is misconfigured/,
+    );
+    expect(() => resolveEnvironment('prod', withProd(overrides))).toThrow(message);
+  });
+
+  it('accepts every optional setting when well-formed', () => {
+    const config = withProd({
+      account: '123456789012',
+      region: 'eu-west-1',
+      appReturnUrl: 'https://app.example.com/settings',
+      alarmEmail: 'oncall@example.com',
+      customDomain: {
+        domainName: 'connect.example.com',
+        certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0f6b2c1e-1111-2222-3333-444455556666',
+      },
+    });
+    expect(resolveEnvironment('prod', config).config).toBe(config.prod);
+  });
+});
+
+describe('given `cdk synth` with an unknown environment', () => {
+  it('exits 1 with the list of valid names and no stack trace', () => {
+    const result = spawnSync(process.execPath, [require.resolve('tsx/cli'), 'bin/app.ts'], {
+      cwd: PROJECT_ROOT,
+      // How the CDK CLI hands `--context env=staging` to the app.
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ env: 'staging' }) },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('unknown environment "staging"');
+    expect(result.stderr).toContain('one of: dev, prod');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
