@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'test-results/', 'bench/out/', '*.js'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'test-results/', 'bench/out/', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,9 @@ import { startLocalStack } from '../local/server';
 async function main(): Promise<void> {
   const stack = await startLocalStack({ env: process.env });
   const intuit = stack.emulator !== undefined ? `Intuit emulator at ${stack.emulator.url}` : 'real Intuit';
-  console.error(`Local connector: ${intuit}, DynamoDB at ${stack.dynamoDbEndpoint}, redirect URI ${stack.config.redirectUri}`);
+  console.error(
+    `Local connector: ${intuit}, DynamoDB at ${stack.dynamoDbEndpoint}, redirect URI ${stack.config.redirectUri}`,
+  );
   console.log(`Ready: ${stack.connectUrl}`);
   let stopping = false;
   const stop = (): void => {

@@ -66,7 +66,9 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
         await client.send(new ListTablesCommand({}));
         return { endpoint, stop };
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer within 30 s: ${String(error)}`);
+        if (Date.now() > deadline) {
+          throw new Error(`DynamoDB Local did not answer within 30 s: ${String(error)}`, { cause: error });
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
@@ -79,7 +81,10 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
 }
 
 /** Creates the tables if they are missing, from the same schema CDK deploys. */
-export async function ensureTables(endpoint: string, names: { flow: string; connection: string }): Promise<void> {
+export async function ensureTables(
+  endpoint: string,
+  names: { flow: string; connection: string },
+): Promise<void> {
   const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
   try {
     await createTable(client, names.flow, FLOW_TABLE);

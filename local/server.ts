@@ -19,7 +19,11 @@ import { createPowertoolsTelemetry } from '../lambdas/adapters/powertools-teleme
 import { StaticCredentialsSource } from '../lambdas/adapters/secrets-manager-credentials';
 import type { ApiHandler } from '../lambdas/handlers/api-gateway';
 import { toApiGatewayResult } from '../lambdas/handlers/api-gateway';
-import { createCallbackHandler, createConnectHandler, createOutcomeHandler } from '../lambdas/handlers/factories';
+import {
+  createCallbackHandler,
+  createConnectHandler,
+  createOutcomeHandler,
+} from '../lambdas/handlers/factories';
 import type { PageSettings } from '../lambdas/handlers/factories';
 import { ensureTables, LOCAL_AWS, startDynamoDbLocal } from './dynamodb-local';
 import type { RunningDynamoDb } from './dynamodb-local';
@@ -63,7 +67,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const clientId = env['QBO_CLIENT_ID'];
   const clientSecret = env['QBO_CLIENT_SECRET'];
   if ((clientId === undefined) !== (clientSecret === undefined)) {
-    throw new ConfigError(['set both QBO_CLIENT_ID and QBO_CLIENT_SECRET (real Intuit keys) or neither (built-in emulator)']);
+    throw new ConfigError([
+      'set both QBO_CLIENT_ID and QBO_CLIENT_SECRET (real Intuit keys) or neither (built-in emulator)',
+    ]);
   }
   const useEmulator = clientId === undefined;
 
@@ -72,15 +78,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    let routes: Routes | undefined;
+    // The server listens before the handlers exist: the redirect URI needs the port it got.
+    const bound: { routes?: Routes } = {};
     // A generous header limit so oversized queries reach the handler and get its 400 page, as
     // behind API Gateway, instead of Node's bare 431.
     const server = createServer({ maxHeaderSize: 2 * 1024 * 1024 }, (req, res) => {
-      if (routes === undefined) {
+      if (bound.routes === undefined) {
         res.writeHead(503).end();
         return;
       }
-      void serve(routes, req, res);
+      void serve(bound.routes, req, res);
     });
     const port = options.port ?? Number(env['PORT'] ?? 3000);
     await listen(server, port);
@@ -184,7 +191,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(config.appReturnUrl !== undefined ? { appReturnUrl: config.appReturnUrl } : {}),
       https: config.redirectUri.startsWith('https:'),
     };
-    routes = {
+    bound.routes = {
       connect: createConnectHandler(deps, telemetry, pages),
       callback: createCallbackHandler(deps, telemetry, pages),
       outcome: createOutcomeHandler(telemetry, pages),
@@ -237,7 +244,12 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   let result: APIGatewayProxyStructuredResultV2;
   if (handler === undefined) {
     result = toApiGatewayResult(
-      pageResponse(404, 'not-found', { appName: routes.pages.appName, connectPath: CONNECT_PATH }, routes.pages.https),
+      pageResponse(
+        404,
+        'not-found',
+        { appName: routes.pages.appName, connectPath: CONNECT_PATH },
+        routes.pages.https,
+      ),
     );
   } else {
     const event = toEvent(req, method, rawPath, rawQueryString, routeKey, pathParameters);

@@ -10,7 +10,13 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { StorageUnavailableError } from '../core/errors';
 import type {
@@ -100,7 +106,8 @@ export class DynamoDbFlowLedger implements FlowLedger {
                   TableName: this.flowTable,
                   Key: { [PK]: stateKey(claim.stateHash) },
                   ConditionExpression: `attribute_exists(${PK}) AND #status = :pending AND expiresAt > :now`,
-                  UpdateExpression: 'SET #status = :consumed, codeHash = :codeHash, consumedAt = :now, #ttl = :ttl',
+                  UpdateExpression:
+                    'SET #status = :consumed, codeHash = :codeHash, consumedAt = :now, #ttl = :ttl',
                   ExpressionAttributeNames: { '#status': 'status', '#ttl': TTL },
                   ExpressionAttributeValues: {
                     ':pending': 'PENDING',
@@ -237,7 +244,11 @@ export class DynamoDbFlowLedger implements FlowLedger {
             {
               Put: {
                 TableName: this.connectionTable,
-                Item: { ...connection, [CONNECTION_TABLE.partitionKey]: connection.realmId, version: connection.connectedAt },
+                Item: {
+                  ...connection,
+                  [CONNECTION_TABLE.partitionKey]: connection.realmId,
+                  version: connection.connectedAt,
+                },
               },
             },
             {
@@ -248,7 +259,11 @@ export class DynamoDbFlowLedger implements FlowLedger {
                 ConditionExpression: '#status IN (:exchanging, :unknown)',
                 UpdateExpression: 'SET #status = :connected REMOVE reason',
                 ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':unknown': 'UNKNOWN', ':connected': 'CONNECTED' },
+                ExpressionAttributeValues: {
+                  ':exchanging': 'EXCHANGING',
+                  ':unknown': 'UNKNOWN',
+                  ':connected': 'CONNECTED',
+                },
               },
             },
           ],

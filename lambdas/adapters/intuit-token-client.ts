@@ -66,9 +66,11 @@ export class IntuitTokenClient implements TokenEndpoint {
     }
     const oauthError = safeOauthError(parsed);
     const withError = { ...details, ...(oauthError !== undefined ? { oauthError } : {}) };
-    if (response.status >= 500 || response.status === 429) throw new TokenEndpointError('ambiguous', withError);
+    if (response.status >= 500 || response.status === 429)
+      throw new TokenEndpointError('ambiguous', withError);
     if (oauthError === 'invalid_grant') throw new TokenEndpointError('invalid_grant', withError);
-    if (oauthError === 'invalid_client' || response.status === 401) throw new TokenEndpointError('invalid_client', withError);
+    if (oauthError === 'invalid_client' || response.status === 401)
+      throw new TokenEndpointError('invalid_client', withError);
     if (oauthError !== undefined) throw new TokenEndpointError('oauth_error', withError);
     // A 3xx or an unexplained 4xx: Intuit did not say the code is unused, so it is spent.
     throw new TokenEndpointError('ambiguous', withError);
@@ -76,9 +78,15 @@ export class IntuitTokenClient implements TokenEndpoint {
 
   async revoke(token: string, credentials: ClientCredentials, timeoutMs: number): Promise<boolean> {
     try {
-      const response = await this.post(this.options.revocationEndpoint, JSON.stringify({ token }), credentials, timeoutMs, {
-        'Content-Type': 'application/json',
-      });
+      const response = await this.post(
+        this.options.revocationEndpoint,
+        JSON.stringify({ token }),
+        credentials,
+        timeoutMs,
+        {
+          'Content-Type': 'application/json',
+        },
+      );
       return response.status === 200;
     } catch {
       return false;
@@ -115,7 +123,12 @@ export class IntuitTokenClient implements TokenEndpoint {
         }
         throw new TokenEndpointError(
           'ambiguous',
-          { transportCode: transportCode !== undefined && TIMEOUT_CODES.has(transportCode) ? 'TIMEOUT' : (transportCode ?? 'UNKNOWN') },
+          {
+            transportCode:
+              transportCode !== undefined && TIMEOUT_CODES.has(transportCode)
+                ? 'TIMEOUT'
+                : (transportCode ?? 'UNKNOWN'),
+          },
           error,
         );
       }

@@ -25,7 +25,8 @@ export function createPowertoolsTelemetry(appEnv: string): PowertoolsTelemetry {
     metrics,
     record(event: TelemetryEvent): void {
       const fields: Record<string, unknown> = { code: event.code };
-      for (const [key, value] of Object.entries(event.fields ?? {})) if (value !== undefined) fields[key] = value;
+      for (const [key, value] of Object.entries(event.fields ?? {}))
+        if (value !== undefined) fields[key] = value;
       logger[event.level](event.message, fields);
       for (const metric of event.metrics ?? []) metrics.addMetric(metric, MetricUnit.Count, 1);
     },

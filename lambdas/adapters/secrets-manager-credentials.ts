@@ -23,7 +23,9 @@ export class SecretsManagerCredentialsSource implements CredentialsSource {
   private readonly provider: SecretsProvider;
 
   constructor(private readonly options: SecretsManagerCredentialsOptions) {
-    this.provider = new SecretsProvider(options.client !== undefined ? { awsSdkV3Client: options.client } : {});
+    this.provider = new SecretsProvider(
+      options.client !== undefined ? { awsSdkV3Client: options.client } : {},
+    );
   }
 
   async get(): Promise<ClientCredentials> {
@@ -38,7 +40,9 @@ export class SecretsManagerCredentialsSource implements CredentialsSource {
       // Only the error's name: an SDK message can quote the request (F2).
       const name = error instanceof Error ? error.name : 'UnknownError';
       const hint =
-        name === 'TransformParameterError' ? 'is not valid JSON' : `could not be read (${name}); check the function's IAM policy and the secret's existence`;
+        name === 'TransformParameterError'
+          ? 'is not valid JSON'
+          : `could not be read (${name}); check the function's IAM policy and the secret's existence`;
       throw new ConfigError([`${source} ${hint}`]);
     }
     return validateCredentials(raw, this.options.expectedEnvironment, source);

@@ -45,7 +45,10 @@ interface Context {
   readonly https: boolean;
 }
 
-export async function handleCallback(request: CallbackRequest, deps: FlowDependencies): Promise<HttpResponse> {
+export async function handleCallback(
+  request: CallbackRequest,
+  deps: FlowDependencies,
+): Promise<HttpResponse> {
   if (request.method !== 'GET') return pageResponse(405, 'method-not-allowed', pageContext(deps), true);
 
   const input = parseCallbackQuery(request.rawQuery);
@@ -68,7 +71,11 @@ export async function handleCallback(request: CallbackRequest, deps: FlowDepende
   if (input.state === undefined) return refuse(ctx, 'STATE_MISSING', 'Callback without state');
   const cookie = matchFlowCookie(request.cookies, input.state);
   if (cookie === undefined) {
-    return refuse(ctx, 'STATE_COOKIE_MISMATCH', 'Callback state is not bound to this browser (no matching flow cookie)');
+    return refuse(
+      ctx,
+      'STATE_COOKIE_MISMATCH',
+      'Callback state is not bound to this browser (no matching flow cookie)',
+    );
   }
   const stateHash = sha256Hex(input.state);
   const flowAgeMs = Number.isNaN(cookie.issuedAt) ? undefined : deps.clock() - cookie.issuedAt;
@@ -140,15 +147,25 @@ async function claimAndExchange(ctx: Context, input: ClaimInput): Promise<HttpRe
     case 'state-expired':
       return refuse(ctx, 'STATE_EXPIRED', 'Callback state expired before the callback', base);
     case 'state-used':
-      return refuse(ctx, 'STATE_ALREADY_USED', 'Callback state was already used by another code or a cancellation', {
-        ...base,
-        cancelled: claim.cancelled,
-      });
+      return refuse(
+        ctx,
+        'STATE_ALREADY_USED',
+        'Callback state was already used by another code or a cancellation',
+        {
+          ...base,
+          cancelled: claim.cancelled,
+        },
+      );
     case 'code-reused':
-      return refuse(ctx, 'STATE_ALREADY_USED', 'Code already claimed under another state; not sent to Intuit again', {
-        ...base,
-        codeReused: true,
-      });
+      return refuse(
+        ctx,
+        'STATE_ALREADY_USED',
+        'Code already claimed under another state; not sent to Intuit again',
+        {
+          ...base,
+          codeReused: true,
+        },
+      );
     case 'claimed':
       return exchange(ctx, input, reference, leaseUntil);
   }
@@ -203,7 +220,13 @@ async function answerReplay(
 
 const FAILURES: Record<
   TokenFailureKind,
-  { code: LogCode; status: 'FAILED' | 'UNKNOWN'; reason: FailureReason; metrics: MetricName[]; message: string }
+  {
+    code: LogCode;
+    status: 'FAILED' | 'UNKNOWN';
+    reason: FailureReason;
+    metrics: MetricName[];
+    message: string;
+  }
 > = {
   invalid_grant: {
     code: 'TOKEN_EXCHANGE_INVALID_GRANT',
@@ -232,7 +255,8 @@ const FAILURES: Record<
     status: 'UNKNOWN',
     reason: 'ambiguous',
     metrics: [METRICS.TokenExchangeFailed, METRICS.TokenExchangeAmbiguous],
-    message: 'Token request may have reached Intuit (timeout, 5xx, 429 or reset); code treated as spent, not retried',
+    message:
+      'Token request may have reached Intuit (timeout, 5xx, 429 or reset); code treated as spent, not retried',
   },
   unreachable: {
     code: 'TOKEN_EXCHANGE_UNREACHABLE',
@@ -250,7 +274,12 @@ const FAILURES: Record<
   },
 };
 
-async function exchange(ctx: Context, input: ClaimInput, reference: string, leaseUntil: number): Promise<HttpResponse> {
+async function exchange(
+  ctx: Context,
+  input: ClaimInput,
+  reference: string,
+  leaseUntil: number,
+): Promise<HttpResponse> {
   const { deps, config, runtime } = ctx;
   const startedAt = deps.clock();
   const diagnostics: Record<string, LogField> = {
@@ -273,7 +302,8 @@ async function exchange(ctx: Context, input: ClaimInput, reference: string, leas
     ));
   } catch (error) {
     // Anything unexpected may have happened after the request left: treat it as ambiguous (C3).
-    const failure = error instanceof TokenEndpointError ? error : new TokenEndpointError('ambiguous', {}, error);
+    const failure =
+      error instanceof TokenEndpointError ? error : new TokenEndpointError('ambiguous', {}, error);
     const spec = FAILURES[failure.kind];
     deps.telemetry.record({
       code: spec.code,
@@ -330,11 +360,16 @@ async function exchange(ctx: Context, input: ClaimInput, reference: string, leas
   }
 
   // The tokens cannot be kept: revoke them rather than leave a live grant nobody holds.
-  const revoked = await runtime.tokenEndpoint.revoke(tokens.refreshToken, input.credentials, config.tokenRequestTimeoutMs);
+  const revoked = await runtime.tokenEndpoint.revoke(
+    tokens.refreshToken,
+    input.credentials,
+    config.tokenRequestTimeoutMs,
+  );
   deps.telemetry.record({
     code: 'TOKEN_STORE_FAILED',
     level: 'error',
-    message: 'Tokens could not be stored after a successful exchange; refresh token revoked, user asked to reconnect',
+    message:
+      'Tokens could not be stored after a successful exchange; refresh token revoked, user asked to reconnect',
     metrics: [METRICS.TokenStoreFailed],
     fields: { ...diagnostics, exchangeMs, intuitTid, revoked, awsError: lastError?.awsErrorName },
   });
@@ -343,7 +378,12 @@ async function exchange(ctx: Context, input: ClaimInput, reference: string, leas
 }
 
 /** B4: the user declined (or Intuit reported an error): consume the state, show "you cancelled". */
-async function cancel(ctx: Context, stateHash: string, error: string, flowAgeMs: number | undefined): Promise<HttpResponse> {
+async function cancel(
+  ctx: Context,
+  stateHash: string,
+  error: string,
+  flowAgeMs: number | undefined,
+): Promise<HttpResponse> {
   const result = await ctx.runtime.ledger.cancelFlow(stateHash, ctx.deps.clock());
   const base = { stateHashPrefix: hashPrefix(stateHash), flowAgeMs, oauthError: loggableOauthError(error) };
   switch (result) {
@@ -367,7 +407,12 @@ async function cancel(ctx: Context, stateHash: string, error: string, flowAgeMs:
 }
 
 /** B1: a restart page, zero outbound calls. */
-function refuse(ctx: Context, code: LogCode, message: string, fields: Record<string, LogField> = {}): HttpResponse {
+function refuse(
+  ctx: Context,
+  code: LogCode,
+  message: string,
+  fields: Record<string, LogField> = {},
+): HttpResponse {
   ctx.deps.telemetry.record({ code, level: 'warn', message, metrics: [METRICS.CallbackRejected], fields });
   const kind: PageKind = 'expired';
   return pageResponse(400, kind, pageContext(ctx.deps, ctx.config), ctx.https);

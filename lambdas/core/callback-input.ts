@@ -6,7 +6,12 @@
 import { STATE_PATTERN } from './flow-identifiers';
 
 export type CallbackInput =
-  | { readonly kind: 'code'; readonly code: string; readonly state: string | undefined; readonly realmId: string }
+  | {
+      readonly kind: 'code';
+      readonly code: string;
+      readonly state: string | undefined;
+      readonly realmId: string;
+    }
   | { readonly kind: 'error'; readonly error: string; readonly state: string | undefined }
   | { readonly kind: 'invalid'; readonly reason: InvalidReason };
 
@@ -46,7 +51,8 @@ export function parseCallbackQuery(rawQuery: string): CallbackInput {
   const realmId = params.get('realmId') ?? undefined;
   const error = params.get('error') ?? undefined;
 
-  if (state !== undefined && !STATE_PATTERN.test(state)) return { kind: 'invalid', reason: 'malformed_state' };
+  if (state !== undefined && !STATE_PATTERN.test(state))
+    return { kind: 'invalid', reason: 'malformed_state' };
   if (code !== undefined && error !== undefined) return { kind: 'invalid', reason: 'code_and_error' };
   if (error !== undefined) {
     if (!ERROR_PATTERN.test(error)) return { kind: 'invalid', reason: 'malformed_error' };

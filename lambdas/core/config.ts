@@ -76,7 +76,8 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 
   const qboEnvironmentRaw = env['QBO_ENVIRONMENT'] ?? 'sandbox';
   let qboEnvironment: QboEnvironment = 'sandbox';
-  if (qboEnvironmentRaw === 'sandbox' || qboEnvironmentRaw === 'production') qboEnvironment = qboEnvironmentRaw;
+  if (qboEnvironmentRaw === 'sandbox' || qboEnvironmentRaw === 'production')
+    qboEnvironment = qboEnvironmentRaw;
   else problems.push(`QBO_ENVIRONMENT must be "sandbox" or "production", got "${qboEnvironmentRaw}"`);
 
   const redirectUri = required('QBO_REDIRECT_URI');
@@ -134,9 +135,12 @@ function checkRedirectUri(value: string, environment: QboEnvironment): string[] 
   const problems: string[] = [];
   if (url.hash !== '' || value.includes('#')) problems.push('QBO_REDIRECT_URI must not contain a fragment');
   if (url.protocol === 'http:') {
-    if (url.hostname !== 'localhost') problems.push('QBO_REDIRECT_URI must use https (http is allowed only for localhost)');
+    if (url.hostname !== 'localhost')
+      problems.push('QBO_REDIRECT_URI must use https (http is allowed only for localhost)');
     else if (environment !== 'sandbox')
-      problems.push('QBO_REDIRECT_URI uses http://localhost, which Intuit accepts only for sandbox (Development) keys');
+      problems.push(
+        'QBO_REDIRECT_URI uses http://localhost, which Intuit accepts only for sandbox (Development) keys',
+      );
   } else if (url.protocol !== 'https:') {
     problems.push(`QBO_REDIRECT_URI must use https, got "${url.protocol}"`);
   }
@@ -174,7 +178,11 @@ function isHttpUrl(value: string): boolean {
  * says exactly what to fix ("secret quickbooks/prod has environment=sandbox but ..."). Never echoes
  * a credential value.
  */
-export function validateCredentials(raw: unknown, expected: QboEnvironment, source: string): ClientCredentials {
+export function validateCredentials(
+  raw: unknown,
+  expected: QboEnvironment,
+  source: string,
+): ClientCredentials {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`${source} must be a JSON object with clientId, clientSecret and environment`]);
   }

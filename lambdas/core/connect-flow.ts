@@ -14,7 +14,10 @@ export interface ConnectRequest {
   readonly method: string;
 }
 
-export async function handleConnect(request: ConnectRequest, deps: FlowDependencies<BaseRuntime>): Promise<HttpResponse> {
+export async function handleConnect(
+  request: ConnectRequest,
+  deps: FlowDependencies<BaseRuntime>,
+): Promise<HttpResponse> {
   if (request.method !== 'GET') return pageResponse(405, 'method-not-allowed', pageContext(deps), true);
   const resolved = tryRuntime(deps);
   if (!resolved.ok) return notConfigured(deps, resolved.error);

@@ -21,7 +21,10 @@ export function matchFlowCookie(cookies: readonly string[], state: string): { is
   for (const cookie of cookies) {
     const separator = cookie.indexOf('=');
     if (separator < 0 || cookie.slice(0, separator).trim() !== FLOW_COOKIE_NAME) continue;
-    const [cookieState, issuedAtText] = cookie.slice(separator + 1).trim().split('.');
+    const [cookieState, issuedAtText] = cookie
+      .slice(separator + 1)
+      .trim()
+      .split('.');
     if (cookieState === undefined || !STATE_PATTERN.test(cookieState)) continue;
     if (!sameSecret(cookieState, state)) continue;
     const issuedAt = Number(issuedAtText);

@@ -58,7 +58,8 @@ export type ClaimResult =
   /** The state was consumed by another code or by a cancellation. */
   | { readonly kind: 'state-used'; readonly cancelled: boolean };
 
-export type CancelResult = 'cancelled' | 'already-cancelled' | 'state-not-found' | 'state-expired' | 'state-used';
+export type CancelResult =
+  'cancelled' | 'already-cancelled' | 'state-not-found' | 'state-expired' | 'state-used';
 
 /** Tokens for one company, as stored after a successful exchange. */
 export interface ConnectionRecord {

@@ -33,7 +33,12 @@ export function securityHeaders(https: boolean): Record<string, string> {
   };
 }
 
-export function pageResponse(statusCode: number, kind: PageKind, ctx: PageContext, https: boolean): HttpResponse {
+export function pageResponse(
+  statusCode: number,
+  kind: PageKind,
+  ctx: PageContext,
+  https: boolean,
+): HttpResponse {
   return {
     statusCode,
     headers: { ...securityHeaders(https), 'Content-Type': 'text/html; charset=utf-8' },

@@ -11,10 +11,20 @@ export interface OutcomeRequest {
   readonly rawQuery: string;
 }
 
-export function handleOutcome(request: OutcomeRequest, page: Omit<PageContext, 'reference'>, https: boolean): HttpResponse {
+export function handleOutcome(
+  request: OutcomeRequest,
+  page: Omit<PageContext, 'reference'>,
+  https: boolean,
+): HttpResponse {
   if (request.method !== 'GET') return pageResponse(405, 'method-not-allowed', page, https);
-  if (request.kind === undefined || !isOutcomeKind(request.kind)) return pageResponse(404, 'not-found', page, https);
+  if (request.kind === undefined || !isOutcomeKind(request.kind))
+    return pageResponse(404, 'not-found', page, https);
   const ref = new URLSearchParams(request.rawQuery.slice(0, 256)).get('ref');
   const reference = ref !== null && REFERENCE_PATTERN.test(ref) ? ref : undefined;
-  return pageResponse(200, request.kind, { ...page, ...(reference !== undefined ? { reference } : {}) }, https);
+  return pageResponse(
+    200,
+    request.kind,
+    { ...page, ...(reference !== undefined ? { reference } : {}) },
+    https,
+  );
 }

@@ -51,7 +51,9 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
         title: 'Connected to QuickBooks',
         heading: 'Your QuickBooks company is connected',
         paragraphs: [`${ctx.appName} can now work with your QuickBooks Online data. You can close this tab.`],
-        ...(ctx.appReturnUrl !== undefined ? { action: { href: ctx.appReturnUrl, label: `Return to ${ctx.appName}` } } : {}),
+        ...(ctx.appReturnUrl !== undefined
+          ? { action: { href: ctx.appReturnUrl, label: `Return to ${ctx.appName}` } }
+          : {}),
         showReference: false,
         tone: 'success',
       };
@@ -59,7 +61,9 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
       return {
         title: 'Connection cancelled',
         heading: 'You cancelled the connection',
-        paragraphs: [`${ctx.appName} was not connected to QuickBooks. You can start again whenever you are ready.`],
+        paragraphs: [
+          `${ctx.appName} was not connected to QuickBooks. You can start again whenever you are ready.`,
+        ],
         action: reconnect,
         showReference: false,
         tone: 'neutral',
@@ -164,7 +168,13 @@ const STYLE = [
 
 export const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 /** Escapes text for HTML content and double-quoted attributes. */
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);

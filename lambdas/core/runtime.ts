@@ -38,7 +38,8 @@ export interface FlowDependencies<R extends BaseRuntime = ConnectorRuntime> {
 export const CONNECT_PATH = '/connect';
 export const OUTCOME_PATH = '/outcome';
 
-export type RuntimeResult<R> = { readonly ok: true; readonly runtime: R } | { readonly ok: false; readonly error: ConfigError };
+export type RuntimeResult<R> =
+  { readonly ok: true; readonly runtime: R } | { readonly ok: false; readonly error: ConfigError };
 
 export function tryRuntime<R extends BaseRuntime>(deps: FlowDependencies<R>): RuntimeResult<R> {
   try {
@@ -49,7 +50,11 @@ export function tryRuntime<R extends BaseRuntime>(deps: FlowDependencies<R>): Ru
   }
 }
 
-export function pageContext(deps: FlowDependencies<BaseRuntime>, config?: ServiceConfig, reference?: string): PageContext {
+export function pageContext(
+  deps: FlowDependencies<BaseRuntime>,
+  config?: ServiceConfig,
+  reference?: string,
+): PageContext {
   return {
     appName: config?.appName ?? deps.fallbackAppName ?? 'QuickBooks connector',
     connectPath: CONNECT_PATH,

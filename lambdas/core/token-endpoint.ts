@@ -19,7 +19,8 @@ export interface TokenSet {
  * - unreachable: the request provably never left (DNS failure, connection refused).
  * - malformed: Intuit answered 2xx with a body that is not a valid token response.
  */
-export type TokenFailureKind = 'invalid_grant' | 'invalid_client' | 'oauth_error' | 'ambiguous' | 'unreachable' | 'malformed';
+export type TokenFailureKind =
+  'invalid_grant' | 'invalid_client' | 'oauth_error' | 'ambiguous' | 'unreachable' | 'malformed';
 
 export class TokenEndpointError extends Error {
   override readonly name = 'TokenEndpointError';
@@ -43,7 +44,11 @@ export class TokenEndpointError extends Error {
 
 export interface TokenEndpoint {
   /** Exactly one request; never retried by the adapter except when it provably never left. */
-  exchangeCode(code: string, credentials: ClientCredentials, timeoutMs: number): Promise<{ tokens: TokenSet; intuitTid?: string }>;
+  exchangeCode(
+    code: string,
+    credentials: ClientCredentials,
+    timeoutMs: number,
+  ): Promise<{ tokens: TokenSet; intuitTid?: string }>;
   /** Revokes a refresh token (and its access token). Best effort; resolves false on failure. */
   revoke(token: string, credentials: ClientCredentials, timeoutMs: number): Promise<boolean>;
 }

@@ -14,7 +14,10 @@ import type { PageContext } from '../core/pages';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import { METRICS } from '../core/telemetry-codes';
 
-export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
   return {
@@ -55,7 +58,11 @@ export function apiHandler(
 }
 
 /** Request fields the flows use; nothing else of the event is read. */
-export function requestOf(event: APIGatewayProxyEventV2): { method: string; rawQuery: string; cookies: readonly string[] } {
+export function requestOf(event: APIGatewayProxyEventV2): {
+  method: string;
+  rawQuery: string;
+  cookies: readonly string[];
+} {
   return {
     method: event.requestContext.http.method,
     rawQuery: event.rawQueryString ?? '',

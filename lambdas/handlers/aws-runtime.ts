@@ -16,7 +16,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function awsBaseRuntime(env: Env): BaseRuntime {
   const config = loadServiceConfig(env);
   const secretId = env['QBO_CREDENTIALS_SECRET_ID'];
-  if (secretId === undefined || secretId === '') throw new ConfigError(['QBO_CREDENTIALS_SECRET_ID is not set']);
+  if (secretId === undefined || secretId === '')
+    throw new ConfigError(['QBO_CREDENTIALS_SECRET_ID is not set']);
   return {
     config,
     credentials: new SecretsManagerCredentialsSource({

@@ -23,9 +23,14 @@ export function createConnectHandler(
   telemetry: PowertoolsTelemetry,
   pages: PageSettings,
 ): ApiHandler {
-  return apiHandler(telemetry, (event) => handleConnect(requestOf(event), deps), () => pageSettingsContext(pages), {
-    metrics: true,
-  });
+  return apiHandler(
+    telemetry,
+    (event) => handleConnect(requestOf(event), deps),
+    () => pageSettingsContext(pages),
+    {
+      metrics: true,
+    },
+  );
 }
 
 export function createCallbackHandler(
@@ -33,9 +38,14 @@ export function createCallbackHandler(
   telemetry: PowertoolsTelemetry,
   pages: PageSettings,
 ): ApiHandler {
-  return apiHandler(telemetry, (event) => handleCallback(requestOf(event), deps), () => pageSettingsContext(pages), {
-    metrics: true,
-  });
+  return apiHandler(
+    telemetry,
+    (event) => handleCallback(requestOf(event), deps),
+    () => pageSettingsContext(pages),
+    {
+      metrics: true,
+    },
+  );
 }
 
 /** The outcome pages need no secret and no table: only what to call the app and where to return. */
@@ -44,7 +54,11 @@ export function createOutcomeHandler(telemetry: PowertoolsTelemetry, pages: Page
     telemetry,
     async (event: APIGatewayProxyEventV2) =>
       handleOutcome(
-        { method: event.requestContext.http.method, kind: event.pathParameters?.['kind'], rawQuery: event.rawQueryString ?? '' },
+        {
+          method: event.requestContext.http.method,
+          kind: event.pathParameters?.['kind'],
+          rawQuery: event.rawQueryString ?? '',
+        },
         pageSettingsContext(pages),
         pages.https,
       ),

@@ -159,6 +159,16 @@ export class ConnectorAlarms extends Construct {
       'DynamoDB refused or failed requests after bounded retries; users saw a "try again" page.',
     );
 
+    // The handlers turn an unexpected exception into a generic page, so Lambda's own Errors
+    // metric stays at zero for them; this counts them instead.
+    this.add(
+      'UnexpectedError',
+      m.metric(METRICS.UnexpectedError),
+      t.lambdaErrors,
+      RUNBOOK_ANCHORS.lambdaErrors,
+      'A handler caught an unexpected exception and served a generic "try again" page (log code UNEXPECTED_ERROR).',
+    );
+
     for (const [name, fn] of Object.entries(props.functions)) {
       this.add(
         `${name}LambdaErrors`,

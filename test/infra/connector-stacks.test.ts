@@ -651,6 +651,7 @@ describe('alarms', () => {
     [METRICS.TokenExchangeAmbiguous, 'tokenExchangeAmbiguous', RUNBOOK_ANCHORS.tokenExchangeAmbiguous],
     [METRICS.TokenStoreFailed, 'tokenStoreFailed', RUNBOOK_ANCHORS.tokenStoreFailed],
     [METRICS.StorageUnavailable, 'storageUnavailable', RUNBOOK_ANCHORS.storageUnavailable],
+    [METRICS.UnexpectedError, 'lambdaErrors', RUNBOOK_ANCHORS.lambdaErrors],
   ];
 
   it.each(CONNECTOR_ALARMS)(
@@ -734,7 +735,7 @@ describe('alarms', () => {
     for (const [, c] of connectors()) {
       const topicRef = { Ref: logicalIdOf(c.stateless, c.stateless.alarms.topic) };
       const all = alarms(c);
-      expect(all).toHaveLength(7 + 2 * 3 + 1 + 2 * 2);
+      expect(all).toHaveLength(8 + 2 * 3 + 1 + 2 * 2);
       for (const alarm of all) {
         expect(alarm).toMatchObject({
           AlarmActions: [topicRef],

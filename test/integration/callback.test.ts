@@ -6,7 +6,14 @@ import { createHash } from 'node:crypto';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
 import { basicAuthorization } from '../../lambdas/adapters/intuit-token-client';
 import type { FlowLedger } from '../../lambdas/core/flow-ledger';
-import { codeOf, consent, consentedCallback, get, getFollowingRefresh, startFlow } from '../support/http-flow';
+import {
+  codeOf,
+  consent,
+  consentedCallback,
+  get,
+  getFollowingRefresh,
+  startFlow,
+} from '../support/http-flow';
 import { captureOutput } from '../support/output-capture';
 import type { CapturedOutput } from '../support/output-capture';
 import { CANARY_CLIENT, startTestStack } from '../support/test-stack';
@@ -92,7 +99,11 @@ describe('given a user who consents at Intuit', () => {
 
   it('E2: answers every response, redirects included, with the security headers', async () => {
     const { url, cookie } = await connectedCallback();
-    for (const response of [await get(`${stack.url}/connect`), await get(url, cookie), await get(`${stack.url}/outcome/connected`)]) {
+    for (const response of [
+      await get(`${stack.url}/connect`),
+      await get(url, cookie),
+      await get(`${stack.url}/outcome/connected`),
+    ]) {
       expect(response.headers.get('cache-control')).toBe('no-store');
       expect(response.headers.get('referrer-policy')).toBe('no-referrer');
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
@@ -143,11 +154,17 @@ describe('given 50 distinct flows, each callback sent 5 times at once', () => {
     const callbacks = await Promise.all(Array.from({ length: 50 }, () => connectedCallback()));
     const before = stack.emulator.exchangeCount();
     const responses = await Promise.all(
-      callbacks.flatMap(({ url, cookie }) => Array.from({ length: 5 }, () => getFollowingRefresh(url, cookie))),
+      callbacks.flatMap(({ url, cookie }) =>
+        Array.from({ length: 5 }, () => getFollowingRefresh(url, cookie)),
+      ),
     );
     const outcomes: Record<string, number> = {};
-    for (const r of responses) outcomes[`${r.status} ${r.location ?? ''}`] = (outcomes[`${r.status} ${r.location ?? ''}`] ?? 0) + 1;
-    const storageErrors = output.logs().filter((l) => l['code'] === 'STORAGE_UNAVAILABLE').map((l) => l['awsError']);
+    for (const r of responses)
+      outcomes[`${r.status} ${r.location ?? ''}`] = (outcomes[`${r.status} ${r.location ?? ''}`] ?? 0) + 1;
+    const storageErrors = output
+      .logs()
+      .filter((l) => l['code'] === 'STORAGE_UNAVAILABLE')
+      .map((l) => l['awsError']);
     expect({ exchanges: stack.emulator.exchangeCount() - before, outcomes, storageErrors }).toEqual({
       exchanges: 50,
       outcomes: { '303 /outcome/connected': 250 },
@@ -181,7 +198,10 @@ describe('given a callback the service must refuse before any exchange', () => {
 
   it('B1: refuses a forged state that was never issued, even with a matching cookie', async () => {
     const forgedState = Buffer.alloc(32, 7).toString('base64url');
-    const code = stack.emulator.issueCode({ clientId: CANARY_CLIENT.clientId, redirectUri: stack.config.redirectUri });
+    const code = stack.emulator.issueCode({
+      clientId: CANARY_CLIENT.clientId,
+      redirectUri: stack.config.redirectUri,
+    });
     const response = await get(
       `${stack.url}/callback?code=${code}&state=${forgedState}&realmId=123456789012`,
       `__Host-qbo_flow=${forgedState}.${Date.now()}`,
@@ -194,7 +214,10 @@ describe('given a callback the service must refuse before any exchange', () => {
   it('B1: refuses a state already used by another code, without calling Intuit', async () => {
     const { url, cookie } = await connectedCallback();
     expect((await get(url, cookie)).location).toBe('/outcome/connected');
-    const secondCode = stack.emulator.issueCode({ clientId: CANARY_CLIENT.clientId, redirectUri: stack.config.redirectUri });
+    const secondCode = stack.emulator.issueCode({
+      clientId: CANARY_CLIENT.clientId,
+      redirectUri: stack.config.redirectUri,
+    });
     const tampered = new URL(url);
     tampered.searchParams.set('code', secondCode);
     const response = await get(tampered.toString(), cookie);
@@ -311,11 +334,26 @@ describe('F1: log canary', () => {
 
   it('logs every refusal with a registered code and a metric', () => {
     const codes = new Set(output.logs().map((l) => l['code']));
-    for (const code of ['CONNECT_STARTED', 'CALLBACK_CONNECTED', 'CALLBACK_REPLAYED', 'STATE_COOKIE_MISMATCH', 'STATE_NOT_FOUND', 'STATE_ALREADY_USED', 'CALLBACK_INVALID_INPUT', 'CALLBACK_CANCELLED']) {
+    for (const code of [
+      'CONNECT_STARTED',
+      'CALLBACK_CONNECTED',
+      'CALLBACK_REPLAYED',
+      'STATE_COOKIE_MISMATCH',
+      'STATE_NOT_FOUND',
+      'STATE_ALREADY_USED',
+      'CALLBACK_INVALID_INPUT',
+      'CALLBACK_CANCELLED',
+    ]) {
       expect(codes).toContain(code);
     }
     const metrics = new Set(output.metricNames());
-    for (const metric of ['ConnectStarted', 'CallbackConnected', 'CallbackReplayed', 'CallbackRejected', 'CallbackCancelled']) {
+    for (const metric of [
+      'ConnectStarted',
+      'CallbackConnected',
+      'CallbackReplayed',
+      'CallbackRejected',
+      'CallbackCancelled',
+    ]) {
       expect(metrics).toContain(metric);
     }
   });
@@ -335,7 +373,13 @@ function countingLedger(ledger: FlowLedger, calls: string[]): FlowLedger {
     claimCode: (claim) => (calls.push('claimCode'), ledger.claimCode(claim)),
     cancelFlow: (stateHash, now) => (calls.push('cancelFlow'), ledger.cancelFlow(stateHash, now)),
     readEntry: (codeHash) => (calls.push('readEntry'), ledger.readEntry(codeHash)),
-    recordFailure: (codeHash, status, reason) => (calls.push('recordFailure'), ledger.recordFailure(codeHash, status, reason)),
-    recordConnection: (codeHash, connection) => (calls.push('recordConnection'), ledger.recordConnection(codeHash, connection)),
+    recordFailure: (codeHash, status, reason) => (
+      calls.push('recordFailure'),
+      ledger.recordFailure(codeHash, status, reason)
+    ),
+    recordConnection: (codeHash, connection) => (
+      calls.push('recordConnection'),
+      ledger.recordConnection(codeHash, connection)
+    ),
   };
 }

@@ -42,7 +42,9 @@ describe('given DynamoDB is down when the callback arrives', () => {
       expect(response.body).toContain('Nothing was sent to QuickBooks');
       expect(response.body).toMatch(/Reference: <code>[A-Z2-9]{8}<\/code>/);
       expect(stack.emulator.exchangeCount(sha256Hex(codeOf(url)))).toBe(0);
-      expect(output.logs().some((l) => l['code'] === 'STORAGE_UNAVAILABLE' && l['operation'] === 'claimCode')).toBe(true);
+      expect(
+        output.logs().some((l) => l['code'] === 'STORAGE_UNAVAILABLE' && l['operation'] === 'claimCode'),
+      ).toBe(true);
       expect(output.metricNames()).toContain('StorageUnavailable');
     } finally {
       await stack.close();

@@ -47,10 +47,16 @@ const CASES: Array<[string, Spoil]> = [
   ['a 1 MB code', (p) => (p.set('code', 'A'.repeat(1024 * 1024)), p.toString())],
   ['a NUL byte in the code', (p) => p.toString().replace(/code=([^&]+)/, 'code=$1%00')],
   ['a newline in the state', (p) => p.toString().replace(/state=([^&]+)/, 'state=$1%0A')],
-  ['an escape character in the realmId', (p) => p.toString().replace(/realmId=([^&]+)/, 'realmId=$1%1B%5B31m')],
+  [
+    'an escape character in the realmId',
+    (p) => p.toString().replace(/realmId=([^&]+)/, 'realmId=$1%1B%5B31m'),
+  ],
   ['a non-UTF-8 percent-encoding in the code', (p) => p.toString().replace(/code=([^&]+)/, 'code=$1%FF%FE')],
   ['a non-UTF-8 percent-encoding in the state', (p) => p.toString().replace(/state=[^&]+/, 'state=%C3%28')],
-  ['an overlong UTF-8 encoding in the realmId', (p) => p.toString().replace(/realmId=[^&]+/, 'realmId=%C0%AF')],
+  [
+    'an overlong UTF-8 encoding in the realmId',
+    (p) => p.toString().replace(/realmId=[^&]+/, 'realmId=%C0%AF'),
+  ],
   ['script in the code', (p) => (p.set('code', SCRIPT), p.toString())],
   ['script in the state', (p) => (p.set('state', SCRIPT), p.toString())],
   ['script in the realmId', (p) => (p.set('realmId', SCRIPT), p.toString())],

@@ -56,10 +56,34 @@ function referenceOf(location: string | undefined): string {
 }
 
 describe.each<[string, Fault, string, string, string]>([
-  ['Intuit answers 503', { mode: 'status503' }, 'TOKEN_EXCHANGE_AMBIGUOUS', 'TokenExchangeAmbiguous', 'UNKNOWN'],
-  ['Intuit answers 500', { mode: 'status500' }, 'TOKEN_EXCHANGE_AMBIGUOUS', 'TokenExchangeAmbiguous', 'UNKNOWN'],
-  ['Intuit answers 429', { mode: 'status429' }, 'TOKEN_EXCHANGE_AMBIGUOUS', 'TokenExchangeAmbiguous', 'UNKNOWN'],
-  ['Intuit hangs past the timeout', { mode: 'hang' }, 'TOKEN_EXCHANGE_AMBIGUOUS', 'TokenExchangeAmbiguous', 'UNKNOWN'],
+  [
+    'Intuit answers 503',
+    { mode: 'status503' },
+    'TOKEN_EXCHANGE_AMBIGUOUS',
+    'TokenExchangeAmbiguous',
+    'UNKNOWN',
+  ],
+  [
+    'Intuit answers 500',
+    { mode: 'status500' },
+    'TOKEN_EXCHANGE_AMBIGUOUS',
+    'TokenExchangeAmbiguous',
+    'UNKNOWN',
+  ],
+  [
+    'Intuit answers 429',
+    { mode: 'status429' },
+    'TOKEN_EXCHANGE_AMBIGUOUS',
+    'TokenExchangeAmbiguous',
+    'UNKNOWN',
+  ],
+  [
+    'Intuit hangs past the timeout',
+    { mode: 'hang' },
+    'TOKEN_EXCHANGE_AMBIGUOUS',
+    'TokenExchangeAmbiguous',
+    'UNKNOWN',
+  ],
   [
     'Intuit resets the connection after consuming the code',
     { mode: 'reset-after-consume' },
@@ -67,8 +91,20 @@ describe.each<[string, Fault, string, string, string]>([
     'TokenExchangeAmbiguous',
     'UNKNOWN',
   ],
-  ['Intuit answers invalid_client', { mode: 'invalid-client' }, 'TOKEN_EXCHANGE_INVALID_CLIENT', 'InvalidClient', 'FAILED'],
-  ['Intuit answers 200 with a malformed body', { mode: 'malformed' }, 'TOKEN_RESPONSE_MALFORMED', 'TokenExchangeFailed', 'FAILED'],
+  [
+    'Intuit answers invalid_client',
+    { mode: 'invalid-client' },
+    'TOKEN_EXCHANGE_INVALID_CLIENT',
+    'InvalidClient',
+    'FAILED',
+  ],
+  [
+    'Intuit answers 200 with a malformed body',
+    { mode: 'malformed' },
+    'TOKEN_RESPONSE_MALFORMED',
+    'TokenExchangeFailed',
+    'FAILED',
+  ],
 ])('given %s', (_title, fault, logCode, metric, ledgerStatus) => {
   let attempt: Attempt;
   beforeAll(async () => {
@@ -135,7 +171,8 @@ describe('given a code that expired before the callback (Intuit answers invalid_
   });
 
   it('C2: replays get the same failure page and never reach Intuit', async () => {
-    for (let i = 0; i < 3; i++) expect((await get(attempt.url, attempt.cookie)).location).toBe(attempt.response.location);
+    for (let i = 0; i < 3; i++)
+      expect((await get(attempt.url, attempt.cookie)).location).toBe(attempt.response.location);
     expect(expiring.emulator.exchangeCount(sha256Hex(attempt.code))).toBe(1);
   });
 });
@@ -158,7 +195,11 @@ describe('F1: log canary over every failure path', () => {
   it('never writes a code, state, token, client secret or Basic credential', async () => {
     const text = output.text();
     expect(output.logs().length).toBeGreaterThan(10);
-    const secrets = [...seen, CANARY_CLIENT.clientSecret, basicAuthorization({ ...CANARY_CLIENT, environment: 'sandbox' }).slice(6)];
+    const secrets = [
+      ...seen,
+      CANARY_CLIENT.clientSecret,
+      basicAuthorization({ ...CANARY_CLIENT, environment: 'sandbox' }).slice(6),
+    ];
     for (const connection of await stack.allConnections()) {
       secrets.push(String(connection['accessToken']), String(connection['refreshToken']));
     }

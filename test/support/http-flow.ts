@@ -74,7 +74,10 @@ export async function consent(
 }
 
 /** Starts a flow and consents: the callback URL and the cookie of the browser that started it. */
-export async function consentedCallback(baseUrl: string, emulator: IntuitEmulator): Promise<{ url: string; flow: StartedFlow }> {
+export async function consentedCallback(
+  baseUrl: string,
+  emulator: IntuitEmulator,
+): Promise<{ url: string; flow: StartedFlow }> {
   const flow = await startFlow(baseUrl);
   return { url: await consent(emulator, flow), flow };
 }
@@ -87,9 +90,17 @@ export function codeOf(callbackUrl: string): string {
  * Like a browser: follows the "finishing your connection" page's self-refresh until the callback
  * answers with its outcome (a duplicate that arrives mid-exchange may get that page under load).
  */
-export async function getFollowingRefresh(url: string, cookie?: string, maxRefreshes = 10): Promise<HttpResult> {
+export async function getFollowingRefresh(
+  url: string,
+  cookie?: string,
+  maxRefreshes = 10,
+): Promise<HttpResult> {
   let response = await get(url, cookie);
-  for (let i = 0; i < maxRefreshes && response.status === 200 && /http-equiv="refresh"/.test(response.body); i++) {
+  for (
+    let i = 0;
+    i < maxRefreshes && response.status === 200 && /http-equiv="refresh"/.test(response.body);
+    i++
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     response = await get(url, cookie);
   }

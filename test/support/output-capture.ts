@@ -43,7 +43,8 @@ export function captureOutput(): CapturedOutput {
     logs: () => records().filter((r) => typeof r['code'] === 'string'),
     metricNames: () =>
       records().flatMap((r) => {
-        const aws = r['_aws'] as { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string }> }> } | undefined;
+        const aws = r['_aws'] as
+          { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string }> }> } | undefined;
         const names = aws?.CloudWatchMetrics?.flatMap((m) => m.Metrics ?? []).map((m) => m.Name) ?? [];
         return names.flatMap((name) => {
           const value = r[name];

@@ -23,7 +23,8 @@ export async function startTestStack(
   options: Partial<Omit<LocalStackOptions, 'env'>> & { env?: Record<string, string> } = {},
 ): Promise<TestStack> {
   const endpoint = process.env['DYNAMODB_ENDPOINT'];
-  if (endpoint === undefined) throw new Error('DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
+  if (endpoint === undefined)
+    throw new Error('DYNAMODB_ENDPOINT is not set: jest globalSetup starts DynamoDB Local');
   const stack = await startLocalStack({
     port: 0,
     tablePrefix: `t-${randomBytes(4).toString('hex')}`,
@@ -39,7 +40,9 @@ export async function startTestStack(
     ...stack,
     emulator,
     async connection(realmId) {
-      const out = await documents.send(new GetCommand({ TableName: stack.tables.connection, Key: { realmId } }));
+      const out = await documents.send(
+        new GetCommand({ TableName: stack.tables.connection, Key: { realmId } }),
+      );
       return out.Item;
     },
     async flowItem(key) {
