@@ -6,6 +6,9 @@ import { ConfigError } from '../lambdas/core/errors';
 import { JavaMissingError } from '../local/dynamodb-local';
 import { startLocalStack } from '../local/server';
 
+// Lambda runs Node.js 22; on a developer's Node.js 20 the AWS SDK's support notice is noise.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 async function main(): Promise<void> {
   const stack = await startLocalStack({ env: process.env });
   const intuit = stack.emulator !== undefined ? `Intuit emulator at ${stack.emulator.url}` : 'real Intuit';
