@@ -18,7 +18,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { StorageUnavailableError } from '../core/errors';
+import { LeaseLostError, StorageUnavailableError } from '../core/errors';
 import type {
   CancelResult,
   ClaimResult,
@@ -142,8 +142,14 @@ export class DynamoDbFlowLedger implements FlowLedger {
         return { kind: 'claimed' };
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw storageError('claimCode', error);
-        const decided = await this.explainCancelledClaim(claim, error.CancellationReasons ?? []);
+        const reasons = error.CancellationReasons ?? [];
+        const decided = await this.explainCancelledClaim(claim, reasons);
         if (decided !== undefined) return decided;
+        // Throttling or a validation error is not a race: report it as what it is.
+        const other = reasons.find(
+          (r) => !['None', 'ConditionalCheckFailed', 'TransactionConflict'].includes(r.Code ?? 'None'),
+        );
+        if (other?.Code !== undefined) throw new StorageUnavailableError('claimCode', other.Code, error);
         // TransactionConflict: a concurrent duplicate holds the items right now. Wait briefly,
         // then either its claim is visible (we are a replay) or we try again.
         if (attempt >= CLAIM_CONFLICT_ATTEMPTS) {
@@ -217,7 +223,11 @@ export class DynamoDbFlowLedger implements FlowLedger {
     return result.Item === undefined ? undefined : toLedgerEntry(result.Item);
   }
 
-  async recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<void> {
+  async recordFailure(
+    codeHash: string,
+    status: 'FAILED' | 'UNKNOWN',
+    reason: FailureReason,
+  ): Promise<LedgerStatus> {
     try {
       await this.client.send(
         new UpdateCommand({
@@ -228,17 +238,21 @@ export class DynamoDbFlowLedger implements FlowLedger {
           UpdateExpression: 'SET #status = :status, reason = :reason',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':status': status, ':reason': reason },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
+      return status;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return;
+      if (error instanceof ConditionalCheckFailedException) {
+        return error.Item !== undefined ? (unmarshall(error.Item)['status'] as LedgerStatus) : status;
+      }
       throw storageError('recordFailure', error);
     }
   }
 
   async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void> {
-    await this.send('recordConnection', () =>
-      this.client.send(
+    try {
+      await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
             {
@@ -255,21 +269,23 @@ export class DynamoDbFlowLedger implements FlowLedger {
               Update: {
                 TableName: this.flowTable,
                 Key: { [PK]: codeKey(codeHash) },
-                // UNKNOWN too: tokens that did arrive are worth keeping even if a replay gave up waiting.
-                ConditionExpression: '#status IN (:exchanging, :unknown)',
+                // Only while still EXCHANGING: once a replay has answered "failed" (lease passed,
+                // UNKNOWN), storing would make later replays answer "connected" (invariant 5).
+                ConditionExpression: '#status = :exchanging',
                 UpdateExpression: 'SET #status = :connected REMOVE reason',
                 ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: {
-                  ':exchanging': 'EXCHANGING',
-                  ':unknown': 'UNKNOWN',
-                  ':connected': 'CONNECTED',
-                },
+                ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':connected': 'CONNECTED' },
               },
             },
           ],
         }),
-      ),
-    );
+      );
+    } catch (error) {
+      const codeCondition =
+        error instanceof TransactionCanceledException ? error.CancellationReasons?.[1]?.Code : undefined;
+      if (codeCondition === 'ConditionalCheckFailed') throw new LeaseLostError();
+      throw storageError('recordConnection', error);
+    }
   }
 
   private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {

@@ -37,8 +37,9 @@ export class SecretsManagerCredentialsSource implements CredentialsSource {
         transform: 'json',
       });
     } catch (error) {
-      // Only the error's name: an SDK message can quote the request (F2).
-      const name = error instanceof Error ? error.name : 'UnknownError';
+      // Only the error's name: an SDK message can quote the request (F2). Powertools wraps every
+      // SDK error in GetParameterError; the cause names the real one (AccessDenied, NotFound, ...).
+      const name = awsErrorName(error);
       const hint =
         name === 'TransformParameterError'
           ? 'is not valid JSON'
@@ -47,6 +48,12 @@ export class SecretsManagerCredentialsSource implements CredentialsSource {
     }
     return validateCredentials(raw, this.options.expectedEnvironment, source);
   }
+}
+
+function awsErrorName(error: unknown): string {
+  if (!(error instanceof Error)) return 'UnknownError';
+  if (error.name === 'GetParameterError' && error.cause instanceof Error) return error.cause.name;
+  return error.name;
 }
 
 /** The friendly name of a secret from its ARN (arn:...:secret:NAME-abcdef) or its name. */

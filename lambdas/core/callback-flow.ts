@@ -6,11 +6,11 @@
  * the state and claims the code together. Only the winner of that claim ever calls Intuit, once.
  */
 import type { ClientCredentials, ServiceConfig } from './config';
-import { ConfigError, StorageUnavailableError } from './errors';
+import { ConfigError, LeaseLostError, StorageUnavailableError } from './errors';
 import { loggableOauthError, parseCallbackQuery } from './callback-input';
 import { matchFlowCookie } from './flow-cookie';
 import { hashPrefix, newReference, sha256Hex } from './flow-identifiers';
-import type { ClaimResult, FailureReason, LedgerEntry } from './flow-ledger';
+import type { ClaimResult, FailureReason, LedgerEntry, LedgerStatus } from './flow-ledger';
 import type { HttpResponse } from './http-responses';
 import { pageResponse, redirectResponse } from './http-responses';
 import { notConfigured } from './connect-flow';
@@ -191,8 +191,9 @@ async function answerReplay(
         metrics: [METRICS.TokenExchangeFailed],
         fields: { ...base, reference: entry.reference },
       });
-      await recordFailureBestEffort(ctx, entry.codeHash, 'UNKNOWN', 'lease_expired', base);
-      return outcomeRedirect(ctx, 'failed', entry.reference);
+      const status = await recordFailureBestEffort(ctx, entry.codeHash, 'UNKNOWN', 'lease_expired', base);
+      // The claimant may have stored its tokens a moment before: its outcome stands (invariant 5).
+      return outcomeRedirect(ctx, status === 'CONNECTED' ? 'connected' : 'failed', entry.reference);
     }
     if (now >= waitUntil) {
       deps.telemetry.record({
@@ -340,7 +341,7 @@ async function exchange(
   };
 
   // C8: retry the write within the lease; the tokens exist only in this process until it lands.
-  let lastError: StorageUnavailableError | undefined;
+  let lastError: StorageUnavailableError | LeaseLostError | undefined;
   for (let attempt = 1; attempt <= STORE_ATTEMPTS && deps.clock() < leaseUntil - 1000; attempt++) {
     try {
       await runtime.ledger.recordConnection(input.codeHash, connection);
@@ -353,6 +354,10 @@ async function exchange(
       });
       return outcomeRedirect(ctx, 'connected', reference);
     } catch (error) {
+      if (error instanceof LeaseLostError) {
+        lastError = error;
+        break;
+      }
       if (!(error instanceof StorageUnavailableError)) throw error;
       lastError = error;
       if (attempt < STORE_ATTEMPTS) await deps.sleep(100 * 3 ** (attempt - 1));
@@ -371,7 +376,14 @@ async function exchange(
     message:
       'Tokens could not be stored after a successful exchange; refresh token revoked, user asked to reconnect',
     metrics: [METRICS.TokenStoreFailed],
-    fields: { ...diagnostics, exchangeMs, intuitTid, revoked, awsError: lastError?.awsErrorName },
+    fields: {
+      ...diagnostics,
+      exchangeMs,
+      intuitTid,
+      revoked,
+      leaseLost: lastError instanceof LeaseLostError,
+      awsError: lastError instanceof StorageUnavailableError ? lastError.awsErrorName : undefined,
+    },
   });
   await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'token_store_failed', diagnostics);
   return outcomeRedirect(ctx, 'failed', reference);
@@ -430,9 +442,9 @@ async function recordFailureBestEffort(
   status: 'FAILED' | 'UNKNOWN',
   reason: FailureReason,
   fields: Record<string, LogField>,
-): Promise<void> {
+): Promise<LedgerStatus> {
   try {
-    await ctx.runtime.ledger.recordFailure(codeHash, status, reason);
+    return await ctx.runtime.ledger.recordFailure(codeHash, status, reason);
   } catch (error) {
     if (!(error instanceof StorageUnavailableError)) throw error;
     // The lease still expires into UNKNOWN (G3), so replays converge on a failure page regardless.
@@ -443,5 +455,6 @@ async function recordFailureBestEffort(
       metrics: [METRICS.StorageUnavailable],
       fields: { ...fields, operation: error.operation, awsError: error.awsErrorName },
     });
+    return status;
   }
 }

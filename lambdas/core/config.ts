@@ -66,7 +66,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
+    const value = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
       return fallback;

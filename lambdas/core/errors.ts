@@ -1,16 +1,30 @@
 /**
  * Typed failures of this service. Each carries a stable `code` (from the telemetry vocabulary) and
- * only fields that are safe to log; anything raw (an SDK error, an HTTP response) is kept in a
- * non-enumerable `cause` so that logging the error cannot leak it.
+ * only fields that are safe to log. The error that caused one is reduced to its class name and
+ * transport code: an AxiosError holds the Authorization header and the request body, and
+ * `util.inspect` or a log formatter would print a kept `cause` whole (F2).
  */
 import type { LogCode } from './telemetry-codes';
+
+export interface SafeCause {
+  readonly name: string;
+  readonly code?: string;
+}
+
+/** What may be kept of an underlying error: its class name and a short upper-case code. */
+export function safeCause(error: unknown): SafeCause {
+  const name = error instanceof Error ? error.name : typeof error;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? { name, code } : { name };
+}
 
 abstract class ConnectorError extends Error {
   abstract readonly code: LogCode;
   constructor(message: string, cause?: unknown) {
     super(message);
     this.name = new.target.name;
-    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
+    if (cause !== undefined)
+      Object.defineProperty(this, 'cause', { value: safeCause(cause), enumerable: false });
   }
 }
 
@@ -19,6 +33,17 @@ export class ConfigError extends ConnectorError {
   readonly code = 'CONFIG_INVALID' as const;
   constructor(readonly problems: readonly string[]) {
     super(`Configuration is not usable: ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * The claimant's lease passed and a replay recorded the code as UNKNOWN before the tokens could be
+ * written: the tokens must be revoked, so every answer for this code stays "failed".
+ */
+export class LeaseLostError extends ConnectorError {
+  readonly code = 'TOKEN_STORE_FAILED' as const;
+  constructor() {
+    super('The exchange lease passed before the tokens were stored');
   }
 }
 

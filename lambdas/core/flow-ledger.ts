@@ -82,8 +82,12 @@ export interface FlowLedger {
   cancelFlow(stateHash: string, now: number): Promise<CancelResult>;
   /** Strongly consistent read of a code's ledger entry. */
   readEntry(codeHash: string): Promise<LedgerEntry | undefined>;
-  /** Records a terminal failure for a code the caller had claimed (or whose lease passed). */
-  recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<void>;
+  /**
+   * Records a terminal failure for a code still EXCHANGING (claimed by the caller, or whose lease
+   * passed). Resolves the status the entry has afterwards: the one recorded, or the outcome another
+   * writer recorded first (a claimant finishing just as its lease passed).
+   */
+  recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<LedgerStatus>;
   /** Stores the tokens and marks the code CONNECTED in one write (one round trip). */
   recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void>;
 }

@@ -3,6 +3,7 @@
  * of a token response's shape (C6). The axios adapter implements the port.
  */
 import type { ClientCredentials } from './config';
+import { safeCause } from './errors';
 
 export interface TokenSet {
   readonly accessToken: string;
@@ -37,8 +38,9 @@ export class TokenEndpointError extends Error {
     cause?: unknown,
   ) {
     super(`token endpoint: ${kind}`);
-    // Non-enumerable: an AxiosError holds the Authorization header and the request body (F2).
-    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
+    // Only the class name and code: an AxiosError holds the Authorization header and the body (F2).
+    if (cause !== undefined)
+      Object.defineProperty(this, 'cause', { value: safeCause(cause), enumerable: false });
   }
 }
 

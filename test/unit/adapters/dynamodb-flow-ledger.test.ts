@@ -1,0 +1,522 @@
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createDocumentClient, DynamoDbFlowLedger } from '../../../lambdas/adapters/dynamodb-flow-ledger';
+import { LeaseLostError, StorageUnavailableError } from '../../../lambdas/core/errors';
+import type { CodeClaim, ConnectionRecord } from '../../../lambdas/core/flow-ledger';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
+const STATE_HASH = 'a'.repeat(64);
+const OTHER_STATE_HASH = 'b'.repeat(64);
+const CODE_HASH = 'c'.repeat(64);
+const OTHER_CODE_HASH = 'd'.repeat(64);
+const CLAIM: CodeClaim = {
+  stateHash: STATE_HASH,
+  codeHash: CODE_HASH,
+  realmId: '9341452211783456',
+  reference: 'K7PQ2M9X',
+  now: NOW,
+  leaseUntil: NOW + 18_000,
+  retainUntil: NOW + 86_400_000,
+};
+
+const stateItem = (fields: Record<string, unknown>) =>
+  marshall({ pk: `STATE#${STATE_HASH}`, createdAt: NOW - 60_000, expiresAt: NOW + 840_000, ...fields });
+const codeItem = (fields: Record<string, unknown> = {}) =>
+  marshall({
+    pk: `CODE#${CODE_HASH}`,
+    status: 'EXCHANGING',
+    stateHash: STATE_HASH,
+    realmId: CLAIM.realmId,
+    reference: 'FIRST234',
+    claimedAt: NOW - 1000,
+    leaseUntil: NOW + 17_000,
+    ttl: 1,
+    ...fields,
+  });
+
+function cancelled(...reasons: CancellationReason[]): TransactionCanceledException {
+  return new TransactionCanceledException({
+    message: 'Transaction cancelled, please refer cancellation reasons for specific reasons',
+    $metadata: {},
+    CancellationReasons: reasons,
+  });
+}
+const NONE: CancellationReason = { Code: 'None' };
+const CONFLICT: CancellationReason = {
+  Code: 'TransactionConflict',
+  Message: 'Transaction is ongoing for the item',
+};
+const checkFailed = (item?: Record<string, AttributeValue>): CancellationReason => ({
+  Code: 'ConditionalCheckFailed',
+  Message: 'The conditional request failed',
+  ...(item !== undefined ? { Item: item } : {}),
+});
+
+function ledger(): { ledger: DynamoDbFlowLedger; sleeps: number[] } {
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    ledger: new DynamoDbFlowLedger({
+      client: createDocumentClient({
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      }),
+      flowTableName: 'flows',
+      connectionTableName: 'connections',
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    }),
+  };
+}
+
+function transactItems(call = 0): NonNullable<TransactWriteCommandInput['TransactItems']> {
+  const input = ddb.commandCalls(TransactWriteCommand)[call]?.args[0].input;
+  if (input?.TransactItems === undefined) throw new Error(`no TransactWriteCommand #${call}`);
+  return input.TransactItems;
+}
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describe('DynamoDbFlowLedger', () => {
+  describe('createFlow', () => {
+    it('puts a PENDING state keyed by its hash, only if absent, with a TTL after the expiry', async () => {
+      ddb.on(PutCommand).resolves({});
+      await ledger().ledger.createFlow({ stateHash: STATE_HASH, createdAt: NOW, expiresAt: NOW + 900_000 });
+      const [call] = ddb.commandCalls(PutCommand);
+      expect(call?.args[0].input).toEqual({
+        TableName: 'flows',
+        Item: {
+          pk: `STATE#${STATE_HASH}`,
+          status: 'PENDING',
+          createdAt: NOW,
+          expiresAt: NOW + 900_000,
+          ttl: Math.ceil((NOW + 900_000) / 1000) + 86_400,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
+    });
+
+    it('G1: turns a throttling error into StorageUnavailableError', async () => {
+      ddb
+        .on(PutCommand)
+        .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+      await expect(
+        ledger().ledger.createFlow({ stateHash: STATE_HASH, createdAt: NOW, expiresAt: NOW + 1 }),
+      ).rejects.toMatchObject({
+        operation: 'createFlow',
+        awsErrorName: 'ProvisionedThroughputExceededException',
+      });
+    });
+  });
+
+  describe('claimCode', () => {
+    describe('given the state is PENDING and the code is new', () => {
+      it('C1: consumes the state and claims the code in one TransactWriteCommand', async () => {
+        ddb.on(TransactWriteCommand).resolves({});
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({ kind: 'claimed' });
+        expect(ddb.calls()).toHaveLength(1);
+        expect(transactItems()).toHaveLength(2);
+      });
+
+      it('C1: conditions the state update on status PENDING and expiresAt > now (TTL only cleans up)', async () => {
+        ddb.on(TransactWriteCommand).resolves({});
+        await ledger().ledger.claimCode(CLAIM);
+        const update = transactItems()[0]?.Update;
+        expect(update).toBeDefined();
+        expect(update?.TableName).toBe('flows');
+        expect(update?.Key).toEqual({ pk: `STATE#${STATE_HASH}` });
+        const condition = update?.ConditionExpression ?? '';
+        expect(condition).toMatch(/#status = :pending/);
+        expect(condition).toMatch(/expiresAt > :now/);
+        expect(condition).toMatch(/ AND .* AND /);
+        expect(update?.ExpressionAttributeNames?.['#status']).toBe('status');
+        expect(update?.ExpressionAttributeValues).toMatchObject({
+          ':pending': 'PENDING',
+          ':now': NOW,
+          ':consumed': 'CONSUMED',
+          ':codeHash': CODE_HASH,
+        });
+        expect(update?.UpdateExpression).toMatch(/#status = :consumed/);
+      });
+
+      it('C1: asks for the old item on a failed condition, on both items', async () => {
+        ddb.on(TransactWriteCommand).resolves({});
+        await ledger().ledger.claimCode(CLAIM);
+        const [state, code] = transactItems();
+        expect(state?.Update?.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+        expect(code?.Put?.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+      });
+
+      it('C1: creates the code entry EXCHANGING with its lease, only if the code is new', async () => {
+        ddb.on(TransactWriteCommand).resolves({});
+        await ledger().ledger.claimCode(CLAIM);
+        const put = transactItems()[1]?.Put;
+        expect(put?.ConditionExpression).toBe('attribute_not_exists(pk)');
+        expect(put?.TableName).toBe('flows');
+        expect(put?.Item).toMatchObject({
+          pk: `CODE#${CODE_HASH}`,
+          status: 'EXCHANGING',
+          stateHash: STATE_HASH,
+          realmId: CLAIM.realmId,
+          reference: CLAIM.reference,
+          leaseUntil: CLAIM.leaseUntil,
+          ttl: Math.ceil(CLAIM.retainUntil / 1000),
+        });
+      });
+    });
+
+    describe('given the transaction is cancelled', () => {
+      it('C2: answers a replay with the old code entry (same state)', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(
+            cancelled(
+              checkFailed(stateItem({ status: 'CONSUMED', codeHash: CODE_HASH })),
+              checkFailed(codeItem({ status: 'FAILED', reason: 'invalid_grant' })),
+            ),
+          );
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({
+          kind: 'replay',
+          entry: {
+            codeHash: CODE_HASH,
+            stateHash: STATE_HASH,
+            status: 'FAILED',
+            leaseUntil: NOW + 17_000,
+            reference: 'FIRST234',
+            realmId: CLAIM.realmId,
+            reason: 'invalid_grant',
+          },
+        });
+        expect(ddb.calls()).toHaveLength(1);
+      });
+
+      it('reports a code already claimed under another state as code-reused', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(
+            cancelled(NONE, checkFailed(codeItem({ stateHash: OTHER_STATE_HASH, status: 'CONNECTED' }))),
+          );
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({ kind: 'code-reused' });
+      });
+
+      it('B1: reports a state that does not exist (no old item) as state-not-found', async () => {
+        ddb.on(TransactWriteCommand).rejects(cancelled(checkFailed(), NONE));
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({ kind: 'state-not-found' });
+      });
+
+      it('B1: reports a PENDING state whose expiresAt has passed as state-expired', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(cancelled(checkFailed(stateItem({ status: 'PENDING', expiresAt: NOW })), NONE));
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({ kind: 'state-expired' });
+      });
+
+      it('B1: reports a state consumed by another code as state-used', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(
+            cancelled(checkFailed(stateItem({ status: 'CONSUMED', codeHash: OTHER_CODE_HASH })), NONE),
+          );
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({
+          kind: 'state-used',
+          cancelled: false,
+        });
+      });
+
+      it('B1: reports a cancelled state as state-used (cancelled)', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(cancelled(checkFailed(stateItem({ status: 'CANCELLED' })), NONE));
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({
+          kind: 'state-used',
+          cancelled: true,
+        });
+      });
+
+      it('C2: reads the code entry when the state was consumed by this code but the entry was not returned', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(cancelled(checkFailed(stateItem({ status: 'CONSUMED', codeHash: CODE_HASH })), NONE));
+        ddb.on(GetCommand).resolves({
+          Item: {
+            pk: `CODE#${CODE_HASH}`,
+            status: 'CONNECTED',
+            stateHash: STATE_HASH,
+            leaseUntil: 1,
+            reference: 'FIRST234',
+            realmId: '1',
+          },
+        });
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toMatchObject({
+          kind: 'replay',
+          entry: { status: 'CONNECTED', reference: 'FIRST234' },
+        });
+        expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+          TableName: 'flows',
+          Key: { pk: `CODE#${CODE_HASH}` },
+          ConsistentRead: true,
+        });
+      });
+    });
+
+    describe('given a concurrent duplicate holds the items (TransactionConflict)', () => {
+      it('C1: waits, reads the ledger and answers as a replay once the winner is visible', async () => {
+        ddb.on(TransactWriteCommand).rejects(cancelled(CONFLICT, CONFLICT));
+        ddb.on(GetCommand).resolves({ Item: unmarshalledCodeItem() });
+        const { ledger: l, sleeps } = ledger();
+
+        await expect(l.claimCode(CLAIM)).resolves.toMatchObject({
+          kind: 'replay',
+          entry: { status: 'EXCHANGING' },
+        });
+
+        expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+        expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+        expect(sleeps).toHaveLength(1);
+      });
+
+      it('retries the claim when the ledger shows nothing yet, and wins', async () => {
+        ddb.on(TransactWriteCommand).rejectsOnce(cancelled(CONFLICT, NONE)).resolves({});
+        ddb.on(GetCommand).resolves({});
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({ kind: 'claimed' });
+        expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+        expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+      });
+
+      it('G1: gives up after a bounded number of attempts with StorageUnavailableError', async () => {
+        ddb.on(TransactWriteCommand).rejects(cancelled(CONFLICT, NONE));
+        ddb.on(GetCommand).resolves({});
+        const { ledger: l, sleeps } = ledger();
+        await expect(l.claimCode(CLAIM)).rejects.toMatchObject({
+          name: 'StorageUnavailableError',
+          operation: 'claimCode',
+          awsErrorName: 'TransactionConflict',
+        });
+        const attempts = ddb.commandCalls(TransactWriteCommand).length;
+        expect(attempts).toBeGreaterThanOrEqual(2);
+        expect(attempts).toBeLessThanOrEqual(10);
+        // Between two attempts: one backoff and one ledger read.
+        expect(ddb.commandCalls(GetCommand)).toHaveLength(attempts - 1);
+        expect(sleeps).toHaveLength(attempts - 1);
+        // C4: the whole backoff fits well inside the callback Lambda's timeout.
+        expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThan(5000);
+      });
+
+      it('answers code-reused when the visible winner claimed the code under another state', async () => {
+        ddb.on(TransactWriteCommand).rejects(cancelled(CONFLICT, CONFLICT));
+        ddb.on(GetCommand).resolves({ Item: { ...unmarshalledCodeItem(), stateHash: OTHER_STATE_HASH } });
+        await expect(ledger().ledger.claimCode(CLAIM)).resolves.toEqual({ kind: 'code-reused' });
+      });
+    });
+
+    describe('given DynamoDB throttles (G1)', () => {
+      it('G1: throws StorageUnavailableError carrying only the error name', async () => {
+        const sdkMessage = 'Rate exceeded for table flows; request had code CANARY-CODE-1234';
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(new ProvisionedThroughputExceededException({ message: sdkMessage, $metadata: {} }));
+
+        const error: unknown = await ledger()
+          .ledger.claimCode(CLAIM)
+          .catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(StorageUnavailableError);
+        expect(error).toMatchObject({
+          operation: 'claimCode',
+          awsErrorName: 'ProvisionedThroughputExceededException',
+        });
+        expect((error as Error).message).not.toContain('CANARY');
+        expect(JSON.stringify(error)).not.toContain('CANARY');
+        expect(Object.keys(error as object)).not.toContain('cause');
+      });
+
+      it('G1: maps a generic ThrottlingException too', async () => {
+        ddb
+          .on(TransactWriteCommand)
+          .rejects(Object.assign(new Error('Throttled'), { name: 'ThrottlingException' }));
+        await expect(ledger().ledger.claimCode(CLAIM)).rejects.toMatchObject({
+          awsErrorName: 'ThrottlingException',
+        });
+      });
+    });
+  });
+
+  describe('cancelFlow', () => {
+    it('B4: marks a PENDING, unexpired state CANCELLED with one conditional update', async () => {
+      ddb.on(UpdateCommand).resolves({});
+      await expect(ledger().ledger.cancelFlow(STATE_HASH, NOW)).resolves.toBe('cancelled');
+      const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+      expect(input?.Key).toEqual({ pk: `STATE#${STATE_HASH}` });
+      expect(input?.ConditionExpression).toMatch(/#status = :pending/);
+      expect(input?.ConditionExpression).toMatch(/expiresAt > :now/);
+      expect(input?.ExpressionAttributeValues).toMatchObject({ ':now': NOW, ':cancelled': 'CANCELLED' });
+      expect(input?.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+    });
+
+    it.each([
+      ['state-not-found', undefined],
+      ['already-cancelled', stateItem({ status: 'CANCELLED' })],
+      ['state-used', stateItem({ status: 'CONSUMED', codeHash: CODE_HASH })],
+      ['state-expired', stateItem({ status: 'PENDING', expiresAt: NOW - 1 })],
+    ])('answers %s from the old item of a failed condition', async (expected, item) => {
+      ddb.on(UpdateCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          ...(item !== undefined ? { Item: item } : {}),
+        }),
+      );
+      await expect(ledger().ledger.cancelFlow(STATE_HASH, NOW)).resolves.toBe(expected);
+    });
+
+    it('G1: turns other errors into StorageUnavailableError', async () => {
+      ddb
+        .on(UpdateCommand)
+        .rejects(new ProvisionedThroughputExceededException({ message: 'x', $metadata: {} }));
+      await expect(ledger().ledger.cancelFlow(STATE_HASH, NOW)).rejects.toBeInstanceOf(
+        StorageUnavailableError,
+      );
+    });
+  });
+
+  describe('readEntry', () => {
+    it('reads the code entry strongly consistently', async () => {
+      ddb.on(GetCommand).resolves({ Item: unmarshalledCodeItem() });
+      await expect(ledger().ledger.readEntry(CODE_HASH)).resolves.toEqual({
+        codeHash: CODE_HASH,
+        stateHash: STATE_HASH,
+        status: 'EXCHANGING',
+        leaseUntil: NOW + 17_000,
+        reference: 'FIRST234',
+        realmId: CLAIM.realmId,
+      });
+      expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    });
+
+    it('returns undefined for an unknown code', async () => {
+      ddb.on(GetCommand).resolves({});
+      await expect(ledger().ledger.readEntry(CODE_HASH)).resolves.toBeUndefined();
+    });
+  });
+
+  describe('recordFailure', () => {
+    it('marks an EXCHANGING entry FAILED or UNKNOWN with its reason', async () => {
+      ddb.on(UpdateCommand).resolves({});
+      await ledger().ledger.recordFailure(CODE_HASH, 'UNKNOWN', 'lease_expired');
+      const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+      expect(input?.Key).toEqual({ pk: `CODE#${CODE_HASH}` });
+      expect(input?.ConditionExpression).toBe('#status = :exchanging');
+      expect(input?.ExpressionAttributeValues).toEqual({
+        ':exchanging': 'EXCHANGING',
+        ':status': 'UNKNOWN',
+        ':reason': 'lease_expired',
+      });
+    });
+
+    it('leaves an outcome already recorded alone and reports it (ConditionalCheckFailed with ALL_OLD)', async () => {
+      ddb.on(UpdateCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'no',
+          $metadata: {},
+          Item: marshall({ ...unmarshalledCodeItem(), status: 'CONNECTED' }),
+        }),
+      );
+      await expect(ledger().ledger.recordFailure(CODE_HASH, 'UNKNOWN', 'lease_expired')).resolves.toBe(
+        'CONNECTED',
+      );
+      expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ReturnValuesOnConditionCheckFailure).toBe(
+        'ALL_OLD',
+      );
+    });
+
+    it('reports the status it recorded', async () => {
+      ddb.on(UpdateCommand).resolves({});
+      await expect(ledger().ledger.recordFailure(CODE_HASH, 'FAILED', 'invalid_grant')).resolves.toBe(
+        'FAILED',
+      );
+    });
+
+    it('G1: turns other errors into StorageUnavailableError', async () => {
+      ddb
+        .on(UpdateCommand)
+        .rejects(new ProvisionedThroughputExceededException({ message: 'x', $metadata: {} }));
+      await expect(ledger().ledger.recordFailure(CODE_HASH, 'FAILED', 'invalid_grant')).rejects.toMatchObject(
+        {
+          operation: 'recordFailure',
+        },
+      );
+    });
+  });
+
+  describe('recordConnection', () => {
+    const connection: ConnectionRecord = {
+      realmId: CLAIM.realmId,
+      accessToken: 'access',
+      refreshToken: 'refresh',
+      accessTokenExpiresAt: NOW + 3_600_000,
+      refreshTokenExpiresAt: NOW + 8_726_400_000,
+      connectedAt: NOW,
+      qboEnvironment: 'sandbox',
+    };
+
+    it('D3: writes the connection and marks the code CONNECTED in one TransactWriteCommand', async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      await ledger().ledger.recordConnection(CODE_HASH, connection);
+      expect(ddb.calls()).toHaveLength(1);
+      const [put, update] = transactItems();
+      expect(put?.Put?.TableName).toBe('connections');
+      expect(put?.Put?.Item).toEqual({ ...connection, version: NOW });
+      expect(update?.Update?.TableName).toBe('flows');
+      expect(update?.Update?.Key).toEqual({ pk: `CODE#${CODE_HASH}` });
+      expect(update?.Update?.UpdateExpression).toMatch(/SET #status = :connected/);
+      // Only while EXCHANGING: after a replay recorded UNKNOWN, a late write must not land (invariant 5).
+      expect(update?.Update?.ConditionExpression).toBe('#status = :exchanging');
+    });
+
+    it('C8: reports a lost lease (code no longer EXCHANGING) as LeaseLostError, so the caller revokes at once', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled(NONE, checkFailed()));
+      await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+    });
+
+    it('C8: reports any other failed write as StorageUnavailableError, so the caller retries then revokes', async () => {
+      ddb.on(TransactWriteCommand).rejects(new Error('boom'));
+      await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).rejects.toMatchObject({
+        operation: 'recordConnection',
+        awsErrorName: 'Error',
+      });
+    });
+  });
+});
+
+function unmarshalledCodeItem(): Record<string, unknown> {
+  return {
+    pk: `CODE#${CODE_HASH}`,
+    status: 'EXCHANGING',
+    stateHash: STATE_HASH,
+    realmId: CLAIM.realmId,
+    reference: 'FIRST234',
+    claimedAt: NOW - 1000,
+    leaseUntil: NOW + 17_000,
+  };
+}
