@@ -1,0 +1,183 @@
+/**
+ * The load generator's parts: a browser-like GET (cookie, no automatic redirects, follows the
+ * "finishing" page's refresh), a concurrency pool, an RSS sampler and a stdout/stderr muffle that
+ * tallies the handlers' JSON log codes instead of printing them.
+ */
+
+export type Outcome =
+  'connected' | 'failed' | 'refused (400)' | 'try again (503)' | 'finishing (gave up)' | string;
+
+export interface CallbackResult {
+  /** From the first request to the final answer, refresh waits included (what a user waits). */
+  readonly ms: number;
+  readonly outcome: Outcome;
+  /** "Finishing" pages followed with a re-GET after 500 ms. */
+  readonly refreshes: number;
+  /** HTTP requests sent: 1 + refreshes. */
+  readonly requests: number;
+}
+
+const REFRESH_DELAY_MS = 500;
+const MAX_REFRESHES = 20;
+
+/** Like a browser: sends the cookie, does not follow redirects, and obeys a meta refresh. */
+export async function browserCallback(url: string, cookie: string | undefined): Promise<CallbackResult> {
+  const started = performance.now();
+  let refreshes = 0;
+  for (;;) {
+    const response = await fetch(url, {
+      redirect: 'manual',
+      headers: cookie !== undefined ? { cookie } : {},
+    });
+    const body = await response.text();
+    const refresh = response.status === 200 && /http-equiv="refresh"/i.test(body);
+    if (refresh && refreshes < MAX_REFRESHES) {
+      refreshes++;
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_DELAY_MS));
+      continue;
+    }
+    return {
+      ms: performance.now() - started,
+      outcome: refresh ? 'finishing (gave up)' : classify(response.status, response.headers.get('location')),
+      refreshes,
+      requests: refreshes + 1,
+    };
+  }
+}
+
+function classify(status: number, location: string | null): Outcome {
+  if (status >= 300 && status < 400 && location !== null) {
+    const kind = /\/outcome\/([a-z-]+)/.exec(location)?.[1];
+    if (kind !== undefined) return kind;
+    return `${status} -> ${location.split('?')[0] ?? ''}`;
+  }
+  if (status === 400) return 'refused (400)';
+  if (status === 503) return 'try again (503)';
+  return `HTTP ${status}`;
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** process.memoryUsage().rss every `intervalMs`; peaks overall and since the last mark(). */
+export class RssSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private overall = 0;
+  private sinceMark = 0;
+
+  constructor(private readonly intervalMs = 50) {}
+
+  start(): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Starts a new phase; returns the previous phase's peak. */
+  mark(): number {
+    this.sample();
+    const peak = this.sinceMark;
+    this.sinceMark = process.memoryUsage().rss;
+    return peak;
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.overall;
+  }
+
+  private sample(): void {
+    const rss = process.memoryUsage().rss;
+    if (rss > this.overall) this.overall = rss;
+    if (rss > this.sinceMark) this.sinceMark = rss;
+  }
+}
+
+type Write = typeof process.stdout.write;
+
+/**
+ * Swallows everything written to stdout and stderr while `work` runs (the handlers' JSON log and
+ * EMF lines), counting log lines by their `code` field; tables are printed after it returns.
+ */
+export async function muffled<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T; logCodes: Map<string, number> }> {
+  const logCodes = new Map<string, number>();
+  const originals: Array<[NodeJS.WriteStream, Write]> = [
+    [process.stdout, process.stdout.write],
+    [process.stderr, process.stderr.write],
+  ];
+  const swallow = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const code = (JSON.parse(line) as { code?: unknown }).code;
+        if (typeof code === 'string') logCodes.set(code, (logCodes.get(code) ?? 0) + 1);
+      } catch {
+        /* not a log line */
+      }
+    }
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    if (callback !== undefined) process.nextTick(callback);
+    return true;
+  }) as Write;
+  for (const [stream] of originals) stream.write = swallow;
+  try {
+    return { value: await work(), logCodes };
+  } finally {
+    for (const [stream, write] of originals) stream.write = write;
+  }
+}
+
+/** Counts by name, with snapshots to take per-phase differences. */
+export class Tally {
+  private readonly counts = new Map<string, number>();
+
+  add(name: string): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+  }
+
+  snapshot(): Map<string, number> {
+    return new Map(this.counts);
+  }
+
+  since(before: ReadonlyMap<string, number>): Map<string, number> {
+    const diff = new Map<string, number>();
+    for (const [name, count] of this.counts) {
+      const delta = count - (before.get(name) ?? 0);
+      if (delta > 0) diff.set(name, delta);
+    }
+    return diff;
+  }
+}
+
+export function total(counts: ReadonlyMap<string, number>): number {
+  let sum = 0;
+  for (const count of counts.values()) sum += count;
+  return sum;
+}
+
+export function describeCounts(counts: ReadonlyMap<string, number>): string {
+  if (counts.size === 0) return '-';
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
+}
