@@ -142,9 +142,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const documentClient = createDocumentClient({
       ...LOCAL_AWS,
       endpoint: dynamoDbEndpoint,
+      // One process serves every concurrent request here (a Lambda serves one at a time), and
       // DynamoDB Local (one JVM) on a busy 2-core machine can take seconds where DynamoDB takes
-      // milliseconds; the Lambda's 3 s bound would turn that into false "try again" pages.
-      requestHandler: { connectionTimeout: 2000, requestTimeout: 15_000 },
+      // milliseconds. Enough sockets that no request queues for one (a queued request counts
+      // against connectionTimeout), and bounds that do not turn slowness into "try again" pages.
+      requestHandler: {
+        connectionTimeout: 10_000,
+        requestTimeout: 15_000,
+        httpAgent: { keepAlive: true, maxSockets: 512 },
+      },
     });
     cleanups.push(async () => documentClient.destroy());
     const observe = options.onDynamoDbRequest;
