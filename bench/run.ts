@@ -152,8 +152,9 @@ async function main(): Promise<void> {
         readEntry: (codeHash) => ledger.readEntry(codeHash),
         recordFailure: (codeHash, status, reason) => ledger.recordFailure(codeHash, status, reason),
         recordConnection: async (codeHash, connection) => {
-          await ledger.recordConnection(codeHash, connection);
+          const written = await ledger.recordConnection(codeHash, connection);
           storeInto.push(connection.accessToken);
+          return written;
         },
       }),
     });

@@ -318,8 +318,13 @@ function toEvent(
   };
 }
 
+/** The deployed functions' timeouts (lib/config/environments.ts), so local deadlines match Lambda's. */
+const FUNCTION_TIMEOUT_MS: Record<string, number> = { 'GET /callback': 20_000 };
+const DEFAULT_FUNCTION_TIMEOUT_MS = 5_000;
+
 function lambdaContext(routeKey: string): Context {
   const functionName = `local-${routeKey.replace(/[^a-z]/gi, '-').toLowerCase()}`;
+  const endsAt = Date.now() + (FUNCTION_TIMEOUT_MS[routeKey] ?? DEFAULT_FUNCTION_TIMEOUT_MS);
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -329,7 +334,7 @@ function lambdaContext(routeKey: string): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 20_000,
+    getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

@@ -19,11 +19,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LeaseLostError, StorageUnavailableError } from '../core/errors';
+import { sha256Hex } from '../core/flow-identifiers';
 import type {
   CancelResult,
   ClaimResult,
   CodeClaim,
   ConnectionRecord,
+  ConnectionWrite,
   FailureReason,
   FlowLedger,
   LedgerEntry,
@@ -33,6 +35,7 @@ import type {
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
 
 const PK = FLOW_TABLE.partitionKey;
+const REALM = CONNECTION_TABLE.partitionKey;
 const TTL = FLOW_TABLE.timeToLiveAttribute ?? 'ttl';
 /** Consumed states and ledger entries stay readable for replays this long after the flow expires. */
 const RETENTION_SECONDS = 24 * 60 * 60;
@@ -49,7 +52,8 @@ type StateStatus = 'PENDING' | 'CONSUMED' | 'CANCELLED';
 export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 },
+    // throwOnRequestTimeout: without it the installed handler only warns, and a call is unbounded.
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
     ...config,
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -178,8 +182,9 @@ export class DynamoDbFlowLedger implements FlowLedger {
     if (status === 'CONSUMED') {
       if (state['codeHash'] !== claim.codeHash) return { kind: 'state-used', cancelled: false };
       // Same code, but the code item was not returned: read it (rare; keeps the answer exact).
+      // Gone entirely means TTL removed it: the flow is long over, answer "expired".
       const entry = await this.readEntry(claim.codeHash);
-      return entry !== undefined ? entryVersusClaim(entry, claim) : undefined;
+      return entry !== undefined ? entryVersusClaim(entry, claim) : { kind: 'state-used', cancelled: false };
     }
     if (Number(state['expiresAt']) <= claim.now) return { kind: 'state-expired' };
     return undefined;
@@ -250,19 +255,22 @@ export class DynamoDbFlowLedger implements FlowLedger {
     }
   }
 
-  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void> {
+  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite> {
     try {
       await this.client.send(
         new TransactWriteCommand({
+          // The same token on every attempt: a retry after a commit whose answer was lost is
+          // acknowledged by DynamoDB instead of failing its own condition (and revoking good tokens).
+          ClientRequestToken: sha256Hex(`connection:${codeHash}`).slice(0, 36),
           TransactItems: [
             {
               Put: {
                 TableName: this.connectionTable,
-                Item: {
-                  ...connection,
-                  [CONNECTION_TABLE.partitionKey]: connection.realmId,
-                  version: connection.connectedAt,
-                },
+                Item: { ...connection, [REALM]: connection.realmId, version: connection.connectedAt },
+                // D5: never overwrite a newer connection (another tab, a reconnect) with older tokens.
+                ConditionExpression: 'attribute_not_exists(#realm) OR #version < :version',
+                ExpressionAttributeNames: { '#realm': REALM, '#version': 'version' },
+                ExpressionAttributeValues: { ':version': connection.connectedAt },
               },
             },
             {
@@ -275,15 +283,45 @@ export class DynamoDbFlowLedger implements FlowLedger {
                 UpdateExpression: 'SET #status = :connected REMOVE reason',
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':connected': 'CONNECTED' },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
           ],
         }),
       );
+      return 'stored';
     } catch (error) {
-      const codeCondition =
-        error instanceof TransactionCanceledException ? error.CancellationReasons?.[1]?.Code : undefined;
-      if (codeCondition === 'ConditionalCheckFailed') throw new LeaseLostError();
+      if (!(error instanceof TransactionCanceledException)) throw storageError('recordConnection', error);
+      const [connectionReason, codeReason] = error.CancellationReasons ?? [];
+      if (codeReason?.Code === 'ConditionalCheckFailed') {
+        const status = codeReason.Item !== undefined ? unmarshall(codeReason.Item)['status'] : undefined;
+        if (status === 'CONNECTED') return 'stored';
+        throw new LeaseLostError();
+      }
+      if (connectionReason?.Code === 'ConditionalCheckFailed') {
+        // A newer connection for this company is already stored: keep it, and record this code's
+        // outcome as connected (the company is connected; these older tokens are simply dropped).
+        await this.markConnected(codeHash);
+        return 'superseded';
+      }
+      throw storageError('recordConnection', error);
+    }
+  }
+
+  private async markConnected(codeHash: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.flowTable,
+          Key: { [PK]: codeKey(codeHash) },
+          ConditionExpression: '#status = :exchanging',
+          UpdateExpression: 'SET #status = :connected REMOVE reason',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':connected': 'CONNECTED' },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError();
       throw storageError('recordConnection', error);
     }
   }

@@ -29,10 +29,24 @@ export interface CallbackRequest {
   readonly rawQuery: string;
   /** Request cookies as "name=value" strings. */
   readonly cookies: readonly string[];
+  /**
+   * Epoch ms by which this invocation must have answered (Lambda: now + remaining time, minus a
+   * safety margin). @default now + the token timeout + 10 s
+   */
+  readonly deadline?: number;
 }
 
-/** Time after the exchange's own timeout for the claimant to record the outcome before its lease passes. */
+/** Without an invocation deadline: time after the exchange's own timeout to record the outcome. */
 const LEASE_MARGIN_MS = 10_000;
+/**
+ * Time kept back from the exchange for what must follow it: up to three token writes (each bounded
+ * by the DynamoDB client's timeouts) and, if they all fail, the revocation (C4, C8).
+ */
+const AFTER_EXCHANGE_RESERVE_MS = 6_000;
+/** Time kept back from the writes for the revocation. */
+const REVOKE_RESERVE_MS = 2_500;
+/** The shortest exchange worth attempting; with less time left, nothing is claimed. */
+const MIN_EXCHANGE_MS = 1_000;
 /** Replays are answered from the ledger for a day; after that the state is gone and they get "expired". */
 const LEDGER_RETENTION_MS = 24 * 60 * 60 * 1000;
 const IN_FLIGHT_POLL_MS = 200;
@@ -43,6 +57,8 @@ interface Context {
   readonly runtime: ConnectorRuntime;
   readonly config: ServiceConfig;
   readonly https: boolean;
+  /** Epoch ms by which the invocation must answer; also the end of the exchange lease. */
+  readonly deadline: number;
 }
 
 export async function handleCallback(
@@ -66,7 +82,13 @@ export async function handleCallback(
   const resolved = tryRuntime(deps);
   if (!resolved.ok) return notConfigured(deps, resolved.error);
   const { runtime } = resolved;
-  const ctx: Context = { deps, runtime, config: runtime.config, https: isHttps(runtime.config) };
+  const ctx: Context = {
+    deps,
+    runtime,
+    config: runtime.config,
+    https: isHttps(runtime.config),
+    deadline: request.deadline ?? deps.clock() + runtime.config.tokenRequestTimeoutMs + LEASE_MARGIN_MS,
+  };
 
   if (input.state === undefined) return refuse(ctx, 'STATE_MISSING', 'Callback without state');
   const cookie = matchFlowCookie(request.cookies, input.state);
@@ -127,7 +149,23 @@ async function claimAndExchange(ctx: Context, input: ClaimInput): Promise<HttpRe
   const { deps, config } = ctx;
   const now = deps.clock();
   const reference = newReference();
-  const leaseUntil = now + config.tokenRequestTimeoutMs + LEASE_MARGIN_MS;
+  // C4: claim only if an exchange and what follows it still fit in this invocation.
+  const exchangeTimeoutMs = Math.min(
+    config.tokenRequestTimeoutMs,
+    ctx.deadline - now - AFTER_EXCHANGE_RESERVE_MS,
+  );
+  if (exchangeTimeoutMs < MIN_EXCHANGE_MS) {
+    deps.telemetry.record({
+      code: 'TIME_BUDGET_EXHAUSTED',
+      level: 'error',
+      message: 'Too little invocation time left to exchange safely; nothing claimed, Intuit not called',
+      metrics: [METRICS.UnexpectedError],
+      fields: { remainingMs: ctx.deadline - now, reference },
+    });
+    return pageResponse(503, 'try-again', pageContext(deps, config, reference), ctx.https);
+  }
+  // The lease lasts as long as this invocation can: no replay declares a live claimant lost.
+  const leaseUntil = ctx.deadline;
   const claim: ClaimResult = await ctx.runtime.ledger.claimCode({
     stateHash: input.stateHash,
     codeHash: input.codeHash,
@@ -167,7 +205,7 @@ async function claimAndExchange(ctx: Context, input: ClaimInput): Promise<HttpRe
         },
       );
     case 'claimed':
-      return exchange(ctx, input, reference, leaseUntil);
+      return exchange(ctx, input, reference, exchangeTimeoutMs);
   }
 }
 
@@ -279,7 +317,7 @@ async function exchange(
   ctx: Context,
   input: ClaimInput,
   reference: string,
-  leaseUntil: number,
+  exchangeTimeoutMs: number,
 ): Promise<HttpResponse> {
   const { deps, config, runtime } = ctx;
   const startedAt = deps.clock();
@@ -299,7 +337,7 @@ async function exchange(
     ({ tokens, intuitTid } = await runtime.tokenEndpoint.exchangeCode(
       input.code,
       input.credentials,
-      config.tokenRequestTimeoutMs,
+      exchangeTimeoutMs,
     ));
   } catch (error) {
     // Anything unexpected may have happened after the request left: treat it as ambiguous (C3).
@@ -340,17 +378,30 @@ async function exchange(
     qboEnvironment: config.qboEnvironment,
   };
 
-  // C8: retry the write within the lease; the tokens exist only in this process until it lands.
+  // C8: retry the write while time remains; the tokens exist only in this process until it lands.
   let lastError: StorageUnavailableError | LeaseLostError | undefined;
-  for (let attempt = 1; attempt <= STORE_ATTEMPTS && deps.clock() < leaseUntil - 1000; attempt++) {
+  for (
+    let attempt = 1;
+    attempt <= STORE_ATTEMPTS && deps.clock() < ctx.deadline - REVOKE_RESERVE_MS;
+    attempt++
+  ) {
     try {
-      await runtime.ledger.recordConnection(input.codeHash, connection);
+      const written = await runtime.ledger.recordConnection(input.codeHash, connection);
       deps.telemetry.record({
         code: 'CALLBACK_CONNECTED',
         level: 'info',
-        message: 'Code exchanged once and tokens stored',
+        message:
+          written === 'stored'
+            ? 'Code exchanged once and tokens stored'
+            : 'Code exchanged once; a newer connection for this company was already stored and is kept',
         metrics: [METRICS.CallbackConnected],
-        fields: { ...diagnostics, exchangeMs, intuitTid, storeAttempts: attempt },
+        fields: {
+          ...diagnostics,
+          exchangeMs,
+          intuitTid,
+          storeAttempts: attempt,
+          superseded: written === 'superseded',
+        },
       });
       return outcomeRedirect(ctx, 'connected', reference);
     } catch (error) {
@@ -368,7 +419,7 @@ async function exchange(
   const revoked = await runtime.tokenEndpoint.revoke(
     tokens.refreshToken,
     input.credentials,
-    config.tokenRequestTimeoutMs,
+    Math.max(500, Math.min(config.tokenRequestTimeoutMs, ctx.deadline - deps.clock() - 500)),
   );
   deps.telemetry.record({
     code: 'TOKEN_STORE_FAILED',

@@ -73,6 +73,8 @@ export interface ConnectionRecord {
   readonly qboEnvironment: string;
 }
 
+export type ConnectionWrite = 'stored' | 'superseded';
+
 export interface FlowLedger {
   /** Stores a new flow keyed by its state's hash. */
   createFlow(flow: NewFlow): Promise<void>;
@@ -88,6 +90,11 @@ export interface FlowLedger {
    * writer recorded first (a claimant finishing just as its lease passed).
    */
   recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<LedgerStatus>;
-  /** Stores the tokens and marks the code CONNECTED in one write (one round trip). */
-  recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void>;
+  /**
+   * Stores the tokens and marks the code CONNECTED in one write (one round trip). Resolves
+   * 'superseded' when a newer connection for the company was already stored (D5): it is kept and
+   * the code is still marked CONNECTED. Rejects with LeaseLostError when the code is no longer
+   * EXCHANGING, and with StorageUnavailableError when DynamoDB fails.
+   */
+  recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite>;
 }

@@ -34,13 +34,24 @@ export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyStruc
  */
 export function apiHandler(
   telemetry: PowertoolsTelemetry,
-  flow: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>,
+  flow: (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>,
   fallbackPage: () => PageContext,
-  options: { readonly metrics: boolean },
+  options: {
+    readonly metrics: boolean;
+    /**
+     * What the browser gets if the invocation is about to time out (the flows plan within their
+     * deadline, so this is the last resort): the callback's self-refreshing "finishing" page lets
+     * replays converge on the outcome. @default 'try-again'
+     */
+    readonly timeoutPage?: 'finishing' | 'try-again';
+  },
 ): ApiHandler {
-  const base = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const base = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      return toApiGatewayResult(await flow(event));
+      return toApiGatewayResult(await flow(event, context));
     } catch (error) {
       const reference = newReference();
       telemetry.record({
@@ -53,19 +64,34 @@ export function apiHandler(
       return toApiGatewayResult(pageResponse(500, 'try-again', { ...fallbackPage(), reference }, true));
     }
   };
-  const wrapped = middy(base).use(injectLambdaContext(telemetry.logger, { resetKeys: true }));
+  const timeoutPage = options.timeoutPage ?? 'try-again';
+  const wrapped = middy(base, {
+    // A real page (E2, invariant 6) half a second before Lambda would cut the invocation off.
+    timeoutEarlyInMillis: 500,
+    timeoutEarlyResponse: () =>
+      toApiGatewayResult(
+        pageResponse(timeoutPage === 'finishing' ? 200 : 503, timeoutPage, fallbackPage(), true),
+      ),
+  }).use(injectLambdaContext(telemetry.logger, { resetKeys: true }));
   return (options.metrics ? wrapped.use(logMetrics(telemetry.metrics)) : wrapped) as unknown as ApiHandler;
 }
 
+/** Time kept back from the Lambda's remaining time, for the response to get out. */
+const DEADLINE_SAFETY_MS = 1_000;
+
 /** Request fields the flows use; nothing else of the event is read. */
-export function requestOf(event: APIGatewayProxyEventV2): {
-  method: string;
-  rawQuery: string;
-  cookies: readonly string[];
-} {
+export function requestOf(
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): { method: string; rawQuery: string; cookies: readonly string[]; deadline?: number } {
+  const remaining =
+    typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
   return {
     method: event.requestContext.http.method,
     rawQuery: event.rawQueryString ?? '',
     cookies: event.cookies ?? [],
+    ...(remaining !== undefined && remaining > 0
+      ? { deadline: Date.now() + remaining - DEADLINE_SAFETY_MS }
+      : {}),
   };
 }

@@ -23,7 +23,10 @@ export function awsBaseRuntime(env: Env): BaseRuntime {
     credentials: new SecretsManagerCredentialsSource({
       secretId,
       expectedEnvironment: config.qboEnvironment,
-      client: new SecretsManagerClient({ maxAttempts: 2 }),
+      client: new SecretsManagerClient({
+        maxAttempts: 2,
+        requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+      }),
     }),
     ledger: new DynamoDbFlowLedger({
       client: createDocumentClient(),

@@ -25,7 +25,7 @@ export function createConnectHandler(
 ): ApiHandler {
   return apiHandler(
     telemetry,
-    (event) => handleConnect(requestOf(event), deps),
+    (event, context) => handleConnect(requestOf(event, context), deps),
     () => pageSettingsContext(pages),
     {
       metrics: true,
@@ -40,11 +40,9 @@ export function createCallbackHandler(
 ): ApiHandler {
   return apiHandler(
     telemetry,
-    (event) => handleCallback(requestOf(event), deps),
+    (event, context) => handleCallback(requestOf(event, context), deps),
     () => pageSettingsContext(pages),
-    {
-      metrics: true,
-    },
+    { metrics: true, timeoutPage: 'finishing' },
   );
 }
 

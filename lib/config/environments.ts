@@ -128,10 +128,12 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
 export const FUNCTION_TIMEOUT_SECONDS = { connect: 5, callback: 20, outcome: 5 } as const;
 
 /**
- * Time the callback needs besides the token request: the claim before it and the token write after
- * it, with the SDK's bounded retries (SECURITY.md C1, C8).
+ * Time the callback needs besides the token request: the claim before it (2 s) and, after it, the
+ * token writes and a possible revocation (6 s, AFTER_EXCHANGE_RESERVE_MS in
+ * lambdas/core/callback-flow.ts), with the SDK's bounded retries (SECURITY.md C1, C4, C8). The
+ * handler also caps each exchange to what its invocation has left.
  */
-const CALLBACK_RESERVED_MS = 5_000;
+const CALLBACK_RESERVED_MS = 8_000;
 
 export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
   dev: {

@@ -492,6 +492,37 @@ describe('DynamoDbFlowLedger', () => {
       expect(update?.Update?.ConditionExpression).toBe('#status = :exchanging');
     });
 
+    it('sends the same ClientRequestToken on every attempt, so a retry after a lost answer is acknowledged', async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      await ledger().ledger.recordConnection(CODE_HASH, connection);
+      await ledger().ledger.recordConnection(CODE_HASH, connection);
+      const tokens = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.ClientRequestToken);
+      expect(tokens[0]).toMatch(/^[0-9a-f]{36}$/);
+      expect(tokens[1]).toBe(tokens[0]);
+      await ledger().ledger.recordConnection('f'.repeat(64), connection);
+      expect(ddb.commandCalls(TransactWriteCommand)[2]?.args[0].input.ClientRequestToken).not.toBe(tokens[0]);
+    });
+
+    it('treats a code already CONNECTED (an earlier attempt committed) as stored', async () => {
+      ddb
+        .on(TransactWriteCommand)
+        .rejects(cancelled(NONE, checkFailed(marshall({ ...unmarshalledCodeItem(), status: 'CONNECTED' }))));
+      await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).resolves.toBe('stored');
+      expect(transactItems()[1]?.Update?.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+    });
+
+    it('D5: never overwrites a newer connection; keeps it, marks the code CONNECTED and says superseded', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled(checkFailed(), NONE));
+      ddb.on(UpdateCommand).resolves({});
+      await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).resolves.toBe('superseded');
+      const [put] = transactItems();
+      expect(put?.Put?.ConditionExpression).toBe('attribute_not_exists(#realm) OR #version < :version');
+      expect(put?.Put?.ExpressionAttributeValues).toEqual({ ':version': NOW });
+      const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+      expect(update?.Key).toEqual({ pk: `CODE#${CODE_HASH}` });
+      expect(update?.ConditionExpression).toBe('#status = :exchanging');
+    });
+
     it('C8: reports a lost lease (code no longer EXCHANGING) as LeaseLostError, so the caller revokes at once', async () => {
       ddb.on(TransactWriteCommand).rejects(cancelled(NONE, checkFailed()));
       await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).rejects.toBeInstanceOf(

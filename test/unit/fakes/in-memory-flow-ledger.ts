@@ -11,6 +11,7 @@
  */
 import { LeaseLostError, StorageUnavailableError } from '../../../lambdas/core/errors';
 import type {
+  ConnectionWrite,
   LedgerStatus,
   CancelResult,
   ClaimResult,
@@ -144,15 +145,19 @@ export class InMemoryFlowLedger implements FlowLedger {
     return after;
   }
 
-  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<void> {
+  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite> {
     await this.enter('recordConnection', [codeHash, connection]);
     const entry = this.entries.get(codeHash);
+    if (entry?.status === 'CONNECTED') return 'stored';
     if (entry === undefined || entry.status !== 'EXCHANGING') throw new LeaseLostError();
-    this.connections.set(connection.realmId, connection);
+    const existing = this.connections.get(connection.realmId);
+    const superseded = existing !== undefined && existing.connectedAt >= connection.connectedAt;
+    if (!superseded) this.connections.set(connection.realmId, connection);
     const connected: LedgerEntry = { ...entry, status: 'CONNECTED' };
     delete (connected as { reason?: FailureReason }).reason;
     this.entries.set(codeHash, connected);
     await this.gate();
+    return superseded ? 'superseded' : 'stored';
   }
 
   private async enter(operation: LedgerOperation, args: unknown[]): Promise<void> {
