@@ -275,14 +275,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
             },
             {
               Update: {
-                TableName: this.flowTable,
-                Key: { [PK]: codeKey(codeHash) },
-                // Only while still EXCHANGING: once a replay has answered "failed" (lease passed,
-                // UNKNOWN), storing would make later replays answer "connected" (invariant 5).
-                ConditionExpression: '#status = :exchanging',
-                UpdateExpression: 'SET #status = :connected REMOVE reason',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':connected': 'CONNECTED' },
+                ...this.markConnectedUpdate(codeHash),
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
@@ -308,18 +301,24 @@ export class DynamoDbFlowLedger implements FlowLedger {
     }
   }
 
+  /**
+   * EXCHANGING -> CONNECTED. Only while still EXCHANGING: once a replay has answered "failed"
+   * (lease passed, UNKNOWN), storing would make later replays answer "connected" (invariant 5).
+   */
+  private markConnectedUpdate(codeHash: string) {
+    return {
+      TableName: this.flowTable,
+      Key: { [PK]: codeKey(codeHash) },
+      ConditionExpression: '#status = :exchanging',
+      UpdateExpression: 'SET #status = :connected REMOVE reason',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':connected': 'CONNECTED' },
+    };
+  }
+
   private async markConnected(codeHash: string): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.flowTable,
-          Key: { [PK]: codeKey(codeHash) },
-          ConditionExpression: '#status = :exchanging',
-          UpdateExpression: 'SET #status = :connected REMOVE reason',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':exchanging': 'EXCHANGING', ':connected': 'CONNECTED' },
-        }),
-      );
+      await this.client.send(new UpdateCommand(this.markConnectedUpdate(codeHash)));
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError();
       throw storageError('recordConnection', error);

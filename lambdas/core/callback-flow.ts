@@ -13,7 +13,7 @@ import { hashPrefix, newReference, sha256Hex } from './flow-identifiers';
 import type { ClaimResult, FailureReason, LedgerEntry, LedgerStatus } from './flow-ledger';
 import type { HttpResponse } from './http-responses';
 import { pageResponse, redirectResponse } from './http-responses';
-import { notConfigured } from './connect-flow';
+import { notConfigured, storageUnavailable } from './failure-pages';
 import type { OutcomeKind, PageKind } from './pages';
 import type { ConnectorRuntime, FlowDependencies } from './runtime';
 import { isHttps, OUTCOME_PATH, pageContext, tryRuntime } from './runtime';
@@ -123,16 +123,12 @@ export async function handleCallback(
     });
   } catch (error) {
     if (!(error instanceof StorageUnavailableError)) throw error;
-    // G1: DynamoDB failed after the SDK's bounded retries, before any claim took effect.
-    const reference = newReference();
-    deps.telemetry.record({
-      code: 'STORAGE_UNAVAILABLE',
-      level: 'error',
-      message: 'DynamoDB unavailable during the callback; Intuit was not called',
-      metrics: [METRICS.StorageUnavailable],
-      fields: { operation: error.operation, awsError: error.awsErrorName, reference },
-    });
-    return pageResponse(503, 'try-again', pageContext(deps, ctx.config, reference), ctx.https);
+    return storageUnavailable(
+      deps,
+      error,
+      'DynamoDB unavailable during the callback; Intuit was not called',
+      ctx.config,
+    );
   }
 }
 

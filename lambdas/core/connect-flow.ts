@@ -2,10 +2,11 @@
  * GET /connect: start a flow and send the browser to Intuit's consent page (SECURITY.md A1-A3).
  */
 import { flowCookie } from './flow-cookie';
-import { hashPrefix, newReference, newState, sha256Hex } from './flow-identifiers';
+import { hashPrefix, newState, sha256Hex } from './flow-identifiers';
 import { ConfigError, StorageUnavailableError } from './errors';
 import type { HttpResponse } from './http-responses';
 import { pageResponse, redirectResponse } from './http-responses';
+import { notConfigured, storageUnavailable } from './failure-pages';
 import type { BaseRuntime, FlowDependencies } from './runtime';
 import { isHttps, pageContext, tryRuntime } from './runtime';
 import { METRICS } from './telemetry-codes';
@@ -39,15 +40,7 @@ export async function handleConnect(
     await ledger.createFlow({ stateHash, createdAt: now, expiresAt: now + config.flowTtlSeconds * 1000 });
   } catch (error) {
     if (!(error instanceof StorageUnavailableError)) throw error;
-    const reference = newReference();
-    deps.telemetry.record({
-      code: 'STORAGE_UNAVAILABLE',
-      level: 'error',
-      message: 'Could not store a new flow; nobody was sent to Intuit',
-      metrics: [METRICS.StorageUnavailable],
-      fields: { operation: error.operation, awsError: error.awsErrorName, reference },
-    });
-    return pageResponse(503, 'try-again', pageContext(deps, config, reference), https);
+    return storageUnavailable(deps, error, 'Could not store a new flow; nobody was sent to Intuit', config);
   }
 
   const authorize = new URL(config.authorizationEndpoint);
@@ -65,21 +58,4 @@ export async function handleConnect(
     fields: { stateHashPrefix: hashPrefix(stateHash), qboEnvironment: config.qboEnvironment },
   });
   return redirectResponse(302, authorize.toString(), https, [flowCookie(state, now, config.flowTtlSeconds)]);
-}
-
-/** G5: a page that says "not yet", a metric, and a log line that says exactly what to fix. */
-export function notConfigured(
-  deps: FlowDependencies<BaseRuntime>,
-  error: ConfigError,
-  config?: Parameters<typeof pageContext>[1],
-): HttpResponse {
-  const reference = newReference();
-  deps.telemetry.record({
-    code: 'CONFIG_INVALID',
-    level: 'error',
-    message: 'Configuration is not usable; nobody is sent to Intuit until it is fixed',
-    metrics: [METRICS.ConfigError],
-    fields: { problems: error.problems.join(' | '), reference },
-  });
-  return pageResponse(503, 'not-configured', pageContext(deps, config, reference), isHttps(config));
 }
