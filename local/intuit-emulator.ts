@@ -170,8 +170,8 @@ const PAGE_STYLE =
   'body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f8;color:#1b1b1b}' +
   'main{max-width:32rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;' +
   'box-shadow:0 1px 4px rgba(0,0,0,.15)}h1{font-size:1.4rem}' +
-  'button{font-size:1rem;padding:.6rem 1.4rem;margin-right:.8rem;border-radius:4px;border:1px solid #2ca01c;cursor:pointer}' +
-  'button[value=allow]{background:#2ca01c;color:#fff}button[value=deny]{background:#fff;color:#2ca01c}' +
+  'button{font-size:1rem;padding:.6rem 1.4rem;margin-right:.8rem;border-radius:4px;border:1px solid #0b6e0b;cursor:pointer}' +
+  'button[value=allow]{background:#0b6e0b;color:#fff}button[value=deny]{background:#fff;color:#0b6e0b}' +
   'button:focus-visible{outline:3px solid #0077c5;outline-offset:2px}';
 
 function renderPage(title: string, content: string): string {

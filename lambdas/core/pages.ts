@@ -98,7 +98,9 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
         heading: 'Finishing your connection…',
         paragraphs: ['QuickBooks is confirming the connection. This page refreshes by itself in a moment.'],
         showReference: false,
-        refreshSeconds: 2,
+        // An immediate reload, not a timed one (WCAG 2.2.1, F41): the server holds each reload for
+        // up to its in-flight wait (3 s) while the exchange finishes, so this polls without a timer.
+        refreshSeconds: 0,
         tone: 'neutral',
       };
     case 'not-configured':
