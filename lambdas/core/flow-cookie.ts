@@ -4,13 +4,23 @@
  * from Intuit. The value is the state itself plus the flow's start time: the callback compares the
  * state in the URL with the cookie before touching DynamoDB, so a foreign browser costs nothing.
  * The start time only feeds the `flowAgeMs` log field; expiry is enforced server-side.
+ *
+ * One cookie per flow, named after a prefix of the state's hash: with a single name, a double click
+ * on the app's "Connect" link (two /connect responses racing) or a second tab would overwrite the
+ * first flow's cookie and strand whichever flow the browser actually follows. Each lives only as
+ * long as its flow.
  */
-import { sameSecret, STATE_PATTERN } from './flow-identifiers';
+import { sameSecret, sha256Hex, STATE_PATTERN } from './flow-identifiers';
 
-export const FLOW_COOKIE_NAME = '__Host-qbo_flow';
+export const FLOW_COOKIE_PREFIX = '__Host-qbo_flow_';
+
+/** The name of the cookie that binds the flow with this state. */
+export function flowCookieName(state: string): string {
+  return `${FLOW_COOKIE_PREFIX}${sha256Hex(state).slice(0, 16)}`;
+}
 
 export function flowCookie(state: string, issuedAt: number, maxAgeSeconds: number): string {
-  return `${FLOW_COOKIE_NAME}=${state}.${issuedAt}; Max-Age=${maxAgeSeconds}; Path=/; Secure; HttpOnly; SameSite=Lax`;
+  return `${flowCookieName(state)}=${state}.${issuedAt}; Max-Age=${maxAgeSeconds}; Path=/; Secure; HttpOnly; SameSite=Lax`;
 }
 
 /**
@@ -18,9 +28,10 @@ export function flowCookie(state: string, issuedAt: number, maxAgeSeconds: numbe
  * strings, as API Gateway HTTP APIs deliver them). Returns the flow's start time, or undefined.
  */
 export function matchFlowCookie(cookies: readonly string[], state: string): { issuedAt: number } | undefined {
+  const name = flowCookieName(state);
   for (const cookie of cookies) {
     const separator = cookie.indexOf('=');
-    if (separator < 0 || cookie.slice(0, separator).trim() !== FLOW_COOKIE_NAME) continue;
+    if (separator < 0 || cookie.slice(0, separator).trim() !== name) continue;
     const [cookieState, issuedAtText] = cookie
       .slice(separator + 1)
       .trim()

@@ -18,7 +18,7 @@ import {
   declineButton,
   exchangeCounter,
   freezeCallbackReloads,
-  FLOW_COOKIE,
+  FLOW_COOKIE_NAME_PATTERN,
   HEADING,
   IntuitRedirectGate,
   isCallbackUrl,
@@ -111,7 +111,7 @@ describe('given a user who clicks "Connect to QuickBooks" and consents at Intuit
     const cookies = await context.cookies(stack.url);
     expect(cookies).toEqual([
       expect.objectContaining({
-        name: FLOW_COOKIE,
+        name: expect.stringMatching(FLOW_COOKIE_NAME_PATTERN),
         domain: 'localhost',
         path: '/',
         secure: true,

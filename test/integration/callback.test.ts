@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
+import { flowCookieName } from '../../lambdas/core/flow-cookie';
 import { basicAuthorization } from '../../lambdas/adapters/intuit-token-client';
 import type { FlowLedger } from '../../lambdas/core/flow-ledger';
 import {
@@ -58,7 +59,7 @@ async function connectedCallback(): Promise<{ url: string; cookie: string; code:
 describe('given a user who consents at Intuit', () => {
   it('A2: binds the flow to the browser with a __Host- cookie', async () => {
     const flow = await startFlow(stack.url);
-    expect(flow.setCookie).toMatch(/^__Host-qbo_flow=/);
+    expect(flow.setCookie).toMatch(/^__Host-qbo_flow_[0-9a-f]{16}=/);
     expect(flow.setCookie).toMatch(/; Secure/);
     expect(flow.setCookie).toMatch(/; HttpOnly/);
     expect(flow.setCookie).toMatch(/; SameSite=Lax/);
@@ -111,6 +112,23 @@ describe('given a user who consents at Intuit', () => {
       expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(response.headers.get('access-control-allow-origin')).toBeNull();
     }
+  });
+});
+
+describe('given two flows started in one browser (a double click on Connect, or two tabs)', () => {
+  it('A2: each flow has its own cookie, so whichever the browser follows can finish', async () => {
+    const first = await startFlow(stack.url);
+    const second = await startFlow(stack.url);
+    expect(first.cookie.split('=')[0]).not.toBe(second.cookie.split('=')[0]);
+    const jar = `${first.cookie}; ${second.cookie}`;
+    const secondUrl = await consent(stack.emulator, second);
+    const firstUrl = await consent(stack.emulator, first);
+    remember(firstUrl, first.cookie);
+    remember(secondUrl, second.cookie);
+    expect((await get(secondUrl, jar)).location).toBe('/outcome/connected');
+    expect((await get(firstUrl, jar)).location).toBe('/outcome/connected');
+    expect(stack.emulator.exchangeCount(sha256Hex(codeOf(firstUrl)))).toBe(1);
+    expect(stack.emulator.exchangeCount(sha256Hex(codeOf(secondUrl)))).toBe(1);
   });
 });
 
@@ -204,7 +222,7 @@ describe('given a callback the service must refuse before any exchange', () => {
     });
     const response = await get(
       `${stack.url}/callback?code=${code}&state=${forgedState}&realmId=123456789012`,
-      `__Host-qbo_flow=${forgedState}.${Date.now()}`,
+      `${flowCookieName(forgedState)}=${forgedState}.${Date.now()}`,
     );
     expect(response.status).toBe(400);
     expect(response.body).toContain('This link has expired or was already used');

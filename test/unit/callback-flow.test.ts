@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { handleCallback } from '../../lambdas/core/callback-flow';
 import { basicAuthorization } from '../../lambdas/adapters/intuit-token-client';
 import { ConfigError } from '../../lambdas/core/errors';
-import { FLOW_COOKIE_NAME } from '../../lambdas/core/flow-cookie';
+import { flowCookieName } from '../../lambdas/core/flow-cookie';
 import { newState, REFERENCE_PATTERN, sha256Hex } from '../../lambdas/core/flow-identifiers';
 import type { HttpResponse } from '../../lambdas/core/http-responses';
 import type { TokenFailureKind } from '../../lambdas/core/token-endpoint';
@@ -223,7 +223,7 @@ describe('handleCallback', () => {
       const h = new FlowHarness();
       const state = newState();
       const response = await h.request('GET', `code=${h.newCode()}&state=${state}&realmId=${REALM_ID}`, [
-        `${FLOW_COOKIE_NAME}=${state}.${h.clock.now()}`,
+        `${flowCookieName(state)}=${state}.${h.clock.now()}`,
       ]);
       expectRestartPage(response);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);

@@ -1,6 +1,6 @@
 import { handleConnect } from '../../lambdas/core/connect-flow';
 import { ConfigError } from '../../lambdas/core/errors';
-import { FLOW_COOKIE_NAME, matchFlowCookie } from '../../lambdas/core/flow-cookie';
+import { FLOW_COOKIE_PREFIX, flowCookieName, matchFlowCookie } from '../../lambdas/core/flow-cookie';
 import { sha256Hex, STATE_PATTERN } from '../../lambdas/core/flow-identifiers';
 import type { HttpResponse } from '../../lambdas/core/http-responses';
 import type { NewFlow } from '../../lambdas/core/flow-ledger';
@@ -46,9 +46,10 @@ function cookieState(response: HttpResponse): { state: string; issuedAt: string;
   const [header, ...others] = response.cookies ?? [];
   expect(others).toEqual([]);
   if (header === undefined) throw new Error('no Set-Cookie');
-  const match = new RegExp(`^${FLOW_COOKIE_NAME}=([^.;]+)\\.(\\d+);`).exec(header);
-  if (match?.[1] === undefined || match[2] === undefined) throw new Error(`unexpected cookie ${header}`);
-  return { state: match[1], issuedAt: match[2], header };
+  const match = new RegExp(`^(${FLOW_COOKIE_PREFIX}[0-9a-f]{16})=([^.;]+)\\.(\\d+);`).exec(header);
+  if (match?.[2] === undefined || match[3] === undefined) throw new Error(`unexpected cookie ${header}`);
+  expect(match[1]).toBe(flowCookieName(match[2]));
+  return { state: match[2], issuedAt: match[3], header };
 }
 
 describe('handleConnect', () => {

@@ -1,4 +1,9 @@
-import { FLOW_COOKIE_NAME, flowCookie, matchFlowCookie } from '../../lambdas/core/flow-cookie';
+import {
+  FLOW_COOKIE_PREFIX,
+  flowCookie,
+  flowCookieName,
+  matchFlowCookie,
+} from '../../lambdas/core/flow-cookie';
 import { newState } from '../../lambdas/core/flow-identifiers';
 
 interface ParsedCookie {
@@ -30,8 +35,10 @@ describe('flowCookie', () => {
   const state = newState();
   const cookie = parseSetCookie(flowCookie(state, ISSUED_AT, 900));
 
-  it('A2: has the __Host- prefix', () => {
-    expect(cookie.name).toBe(FLOW_COOKIE_NAME);
+  it('A2: has the __Host- prefix, and a name of its own per flow', () => {
+    expect(cookie.name).toBe(flowCookieName(state));
+    expect(cookie.name).toMatch(/^__Host-qbo_flow_[0-9a-f]{16}$/);
+    expect(flowCookieName(newState())).not.toBe(cookie.name);
     expect(cookie.name.startsWith('__Host-')).toBe(true);
   });
 
@@ -61,15 +68,17 @@ describe('flowCookie', () => {
 
 describe('matchFlowCookie', () => {
   const state = newState();
-  const ours = `${FLOW_COOKIE_NAME}=${state}.${ISSUED_AT}`;
+  const NAME = flowCookieName(state);
+  const ours = `${NAME}=${state}.${ISSUED_AT}`;
 
   it('finds the flow cookie among several cookies', () => {
-    const cookies = ['session=abc', `${FLOW_COOKIE_NAME}=${newState()}.1`, ours, 'theme=dark'];
+    const other = newState();
+    const cookies = ['session=abc', `${flowCookieName(other)}=${other}.1`, ours, 'theme=dark'];
     expect(matchFlowCookie(cookies, state)).toEqual({ issuedAt: ISSUED_AT });
   });
 
   it('tolerates whitespace around the name and value', () => {
-    expect(matchFlowCookie([` ${FLOW_COOKIE_NAME} = ${state}.${ISSUED_AT} `], state)).toEqual({
+    expect(matchFlowCookie([` ${NAME} = ${state}.${ISSUED_AT} `], state)).toEqual({
       issuedAt: ISSUED_AT,
     });
   });
@@ -80,16 +89,20 @@ describe('matchFlowCookie', () => {
   });
 
   it('B1: refuses a flow cookie for another state (another browser started this flow)', () => {
-    expect(matchFlowCookie([`${FLOW_COOKIE_NAME}=${newState()}.${ISSUED_AT}`], state)).toBeUndefined();
+    const other = newState();
+    expect(matchFlowCookie([`${flowCookieName(other)}=${other}.${ISSUED_AT}`], state)).toBeUndefined();
+    // Nor another flow's value under this flow's name.
+    expect(matchFlowCookie([`${NAME}=${other}.${ISSUED_AT}`], state)).toBeUndefined();
   });
 
   it.each([
-    ['without the __Host- prefix', `qbo_flow=${state}.1`],
-    ['with the prefix in another case', `__host-qbo_flow=${state}.1`],
-    ['with a longer name', `${FLOW_COOKIE_NAME}2=${state}.1`],
-    ['with a suffix on the value', `${FLOW_COOKIE_NAME}=${state}x.1`],
-    ['with a truncated value', `${FLOW_COOKIE_NAME}=${state.slice(0, 42)}.1`],
-    ['without a value', FLOW_COOKIE_NAME],
+    ['without the __Host- prefix', `${NAME.slice('__Host-'.length)}=${state}.1`],
+    ['with the prefix in another case', `${NAME.replace('__Host-', '__host-')}=${state}.1`],
+    ['with a longer name', `${NAME}2=${state}.1`],
+    ['with the bare prefix as its name', `${FLOW_COOKIE_PREFIX}=${state}.1`],
+    ['with a suffix on the value', `${NAME}=${state}x.1`],
+    ['with a truncated value', `${NAME}=${state.slice(0, 42)}.1`],
+    ['without a value', NAME],
   ])('B1: refuses a cookie %s', (_label, cookie) => {
     expect(matchFlowCookie([cookie], state)).toBeUndefined();
   });
@@ -99,8 +112,8 @@ describe('matchFlowCookie', () => {
   });
 
   it('still matches when the start time is unreadable, reporting it as NaN', () => {
-    expect(matchFlowCookie([`${FLOW_COOKIE_NAME}=${state}.soon`], state)).toEqual({ issuedAt: Number.NaN });
-    expect(matchFlowCookie([`${FLOW_COOKIE_NAME}=${state}`], state)).toEqual({ issuedAt: Number.NaN });
+    expect(matchFlowCookie([`${NAME}=${state}.soon`], state)).toEqual({ issuedAt: Number.NaN });
+    expect(matchFlowCookie([`${NAME}=${state}`], state)).toEqual({ issuedAt: Number.NaN });
   });
 
   it('round-trips what flowCookie sets', () => {

@@ -24,7 +24,8 @@ export const HEADING = {
  */
 export const OUTCOME_TIMEOUT_MS = 25_000;
 
-export const FLOW_COOKIE = '__Host-qbo_flow';
+/** Flow cookies are named `__Host-qbo_flow_<16 hex of the state's hash>`, one per flow. */
+export const FLOW_COOKIE_NAME_PATTERN = /^__Host-qbo_flow_[0-9a-f]{16}$/;
 
 export function isCallbackUrl(stack: TestStack, url: string | URL): boolean {
   const parsed = typeof url === 'string' ? new URL(url) : url;

@@ -4,7 +4,7 @@
  */
 import { handleCallback } from '../../../lambdas/core/callback-flow';
 import type { ServiceConfig } from '../../../lambdas/core/config';
-import { FLOW_COOKIE_NAME } from '../../../lambdas/core/flow-cookie';
+import { flowCookieName } from '../../../lambdas/core/flow-cookie';
 import { newState, sha256Hex } from '../../../lambdas/core/flow-identifiers';
 import type { HttpResponse } from '../../../lambdas/core/http-responses';
 import type { ConnectorRuntime, FlowDependencies } from '../../../lambdas/core/runtime';
@@ -68,7 +68,7 @@ export class FlowHarness {
     const stateHash = sha256Hex(state);
     const now = this.clock.now();
     await this.ledger.createFlow({ stateHash, createdAt: now, expiresAt: now + ttlSeconds * 1000 });
-    return { state, stateHash, cookie: `${FLOW_COOKIE_NAME}=${state}.${now}`, code: this.newCode() };
+    return { state, stateHash, cookie: `${flowCookieName(state)}=${state}.${now}`, code: this.newCode() };
   }
 
   newCode(): string {
