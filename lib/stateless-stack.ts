@@ -70,6 +70,8 @@ export class StatelessStack extends Stack {
       FLOW_TABLE_NAME: props.flowTable.tableName,
       CONNECTION_TABLE_NAME: props.connectionTable.tableName,
       ...(config.appReturnUrl === undefined ? {} : { APP_RETURN_URL: config.appReturnUrl }),
+      ...(config.appSuccessUrl === undefined ? {} : { APP_SUCCESS_URL: config.appSuccessUrl }),
+      ...(config.appFailureUrl === undefined ? {} : { APP_FAILURE_URL: config.appFailureUrl }),
       FLOW_TTL_SECONDS: String(config.flowTtlSeconds),
       TOKEN_REQUEST_TIMEOUT_MS: String(config.tokenRequestTimeoutMs),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,

@@ -227,7 +227,12 @@ async function answerReplay(
       });
       const status = await recordFailureBestEffort(ctx, entry.codeHash, 'UNKNOWN', 'lease_expired', base);
       // The claimant may have stored its tokens a moment before: its outcome stands (invariant 5).
-      return outcomeRedirect(ctx, status === 'CONNECTED' ? 'connected' : 'failed', entry.reference);
+      return outcomeRedirect(
+        ctx,
+        status === 'CONNECTED' ? 'connected' : 'failed',
+        entry.reference,
+        entry.realmId,
+      );
     }
     if (now >= waitUntil) {
       deps.telemetry.record({
@@ -250,7 +255,7 @@ async function answerReplay(
     metrics: [METRICS.CallbackReplayed],
     fields: { ...base, status: final.status, reason: final.reason, reference: final.reference },
   });
-  return outcomeRedirect(ctx, kind, final.reference);
+  return outcomeRedirect(ctx, kind, final.reference, final.realmId);
 }
 
 const FAILURES: Record<
@@ -399,7 +404,7 @@ async function exchange(
           superseded: written === 'superseded',
         },
       });
-      return outcomeRedirect(ctx, 'connected', reference);
+      return outcomeRedirect(ctx, 'connected', reference, input.realmId);
     } catch (error) {
       if (error instanceof LeaseLostError) {
         lastError = error;
@@ -477,8 +482,28 @@ function refuse(
   return pageResponse(400, kind, pageContext(ctx.deps, ctx.config), ctx.https);
 }
 
-/** E1: 303 to an outcome page whose URL carries no code and no state. */
-function outcomeRedirect(ctx: Context, kind: OutcomeKind, reference?: string): HttpResponse {
+/**
+ * E1: 303 to an outcome page whose URL carries no code and no state: the app's own page when it
+ * configured one (A4: a fixed URL, never a request parameter), else the built-in page.
+ */
+function outcomeRedirect(
+  ctx: Context,
+  kind: OutcomeKind,
+  reference?: string,
+  realmId?: string,
+): HttpResponse {
+  const { appSuccessUrl, appFailureUrl } = ctx.config;
+  if (kind === 'connected' && appSuccessUrl !== undefined) {
+    const target = new URL(appSuccessUrl);
+    if (realmId !== undefined) target.searchParams.set('realmId', realmId);
+    return redirectResponse(303, target.toString(), ctx.https);
+  }
+  if ((kind === 'failed' || kind === 'cancelled') && appFailureUrl !== undefined) {
+    const target = new URL(appFailureUrl);
+    target.searchParams.set('outcome', kind);
+    if (kind === 'failed' && reference !== undefined) target.searchParams.set('ref', reference);
+    return redirectResponse(303, target.toString(), ctx.https);
+  }
   const query = kind === 'failed' && reference !== undefined ? `?ref=${reference}` : '';
   return redirectResponse(303, `${OUTCOME_PATH}/${kind}${query}`, ctx.https);
 }

@@ -35,6 +35,16 @@ export interface ServiceConfig {
   readonly connectionTableName: string;
   /** A4: the only place the success page links to; configuration, never a request parameter. */
   readonly appReturnUrl?: string;
+  /**
+   * Where the callback sends the browser after a connection instead of the built-in success page
+   * (with `?realmId=`). Configuration only, never a request parameter (A4). @default built-in page
+   */
+  readonly appSuccessUrl?: string;
+  /**
+   * Where the callback sends the browser after a failed or cancelled connection instead of the
+   * built-in pages (with `?outcome=failed|cancelled` and, for failures, `&ref=`). @default built-in pages
+   */
+  readonly appFailureUrl?: string;
 }
 
 export interface ClientCredentials {
@@ -98,10 +108,15 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const tokenEndpoint = endpoint('QBO_TOKEN_ENDPOINT', INTUIT_ENDPOINTS.token);
   const revocationEndpoint = endpoint('QBO_REVOCATION_ENDPOINT', INTUIT_ENDPOINTS.revocation);
 
-  const appReturnUrl = env['APP_RETURN_URL'];
-  if (appReturnUrl !== undefined && appReturnUrl !== '' && !isHttpUrl(appReturnUrl)) {
-    problems.push(`APP_RETURN_URL must be an absolute http(s) URL, got "${appReturnUrl}"`);
-  }
+  const appUrl = (name: string): string | undefined => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    if (!isHttpUrl(value)) problems.push(`${name} must be an absolute http(s) URL, got "${value}"`);
+    return value;
+  };
+  const appReturnUrl = appUrl('APP_RETURN_URL');
+  const appSuccessUrl = appUrl('APP_SUCCESS_URL');
+  const appFailureUrl = appUrl('APP_FAILURE_URL');
 
   const config: ServiceConfig = {
     appEnv: required('APP_ENV'),
@@ -118,7 +133,9 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     tokenRequestTimeoutMs: integer('TOKEN_REQUEST_TIMEOUT_MS', DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, 100, 15000),
     flowTableName: required('FLOW_TABLE_NAME'),
     connectionTableName: required('CONNECTION_TABLE_NAME'),
-    ...(appReturnUrl !== undefined && appReturnUrl !== '' ? { appReturnUrl } : {}),
+    ...(appReturnUrl !== undefined ? { appReturnUrl } : {}),
+    ...(appSuccessUrl !== undefined ? { appSuccessUrl } : {}),
+    ...(appFailureUrl !== undefined ? { appFailureUrl } : {}),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -82,6 +82,16 @@ export interface EnvironmentConfig {
   readonly customDomain?: CustomDomainConfig;
   /** https URL of the app that the success page links back to. @default - no link */
   readonly appReturnUrl?: string;
+  /**
+   * https URL the callback sends the browser to after a connection, with `?realmId=`, instead of
+   * the built-in success page. @default - the built-in page
+   */
+  readonly appSuccessUrl?: string;
+  /**
+   * https URL the callback sends the browser to after a failed or cancelled connection, with
+   * `?outcome=failed|cancelled` (and `&ref=` for failures). @default - the built-in pages
+   */
+  readonly appFailureUrl?: string;
   /** Email subscribed to the alarm topic (confirmation required). @default - no subscription */
   readonly alarmEmail?: string;
   /**
@@ -230,6 +240,10 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
   );
   if (config.appReturnUrl !== undefined)
     check(isHttpsUrl(config.appReturnUrl), 'appReturnUrl must be an https URL');
+  if (config.appSuccessUrl !== undefined)
+    check(isHttpsUrl(config.appSuccessUrl), 'appSuccessUrl must be an https URL');
+  if (config.appFailureUrl !== undefined)
+    check(isHttpsUrl(config.appFailureUrl), 'appFailureUrl must be an https URL');
   if (config.alarmEmail !== undefined) {
     check(/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(config.alarmEmail), 'alarmEmail is not an email address');
   }

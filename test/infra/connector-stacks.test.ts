@@ -38,6 +38,8 @@ const STAGING: EnvironmentConfig = {
   },
   alarmEmail: 'oncall@example.com',
   appReturnUrl: 'https://app.example.com/settings/quickbooks',
+  appSuccessUrl: 'https://app.example.com/quickbooks/connected',
+  appFailureUrl: 'https://app.example.com/quickbooks/problem',
 };
 
 let dev: SynthesizedConnector;
@@ -392,6 +394,8 @@ describe('the functions', () => {
         'POWERTOOLS_LOG_LEVEL',
         'NODE_OPTIONS',
         ...(c.config.appReturnUrl === undefined ? [] : ['APP_RETURN_URL']),
+        ...(c.config.appSuccessUrl === undefined ? [] : ['APP_SUCCESS_URL']),
+        ...(c.config.appFailureUrl === undefined ? [] : ['APP_FAILURE_URL']),
       ];
       expect(Object.keys(env).sort()).toEqual(expected.sort());
       expect(env).toMatchObject({
@@ -410,6 +414,8 @@ describe('the functions', () => {
       expect(nameOf(c, env['CONNECTION_TABLE_NAME'])).toBe('ConnectionTable.Ref');
     }
     expect(environmentOf(staging, handler)['APP_RETURN_URL']).toBe(STAGING.appReturnUrl);
+    expect(environmentOf(staging, handler)['APP_SUCCESS_URL']).toBe(STAGING.appSuccessUrl);
+    expect(environmentOf(staging, handler)['APP_FAILURE_URL']).toBe(STAGING.appFailureUrl);
   });
 
   it('run dev against Intuit sandbox and prod against Intuit production', () => {

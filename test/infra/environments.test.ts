@@ -68,6 +68,16 @@ describe('validating the chosen configuration', () => {
     ['no scopes', { scopes: [] }, /scopes/],
     ['a scope with a space', { scopes: ['a b'] }, /scopes/],
     ['an http return URL', { appReturnUrl: 'http://app.example.com' }, /appReturnUrl must be an https URL/],
+    [
+      'an http success URL',
+      { appSuccessUrl: 'http://app.example.com/ok' },
+      /appSuccessUrl must be an https URL/,
+    ],
+    [
+      'an http failure URL',
+      { appFailureUrl: 'http://app.example.com/ko' },
+      /appFailureUrl must be an https URL/,
+    ],
     ['a malformed alarm email', { alarmEmail: 'on-call' }, /alarmEmail/],
     [
       'a certificate that is not an ACM ARN',
