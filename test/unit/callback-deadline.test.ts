@@ -38,7 +38,7 @@ describe('given an invocation deadline', () => {
     expect(response.statusCode).toBe(503);
     expect(h.tokenEndpoint.exchanges).toHaveLength(0);
     expect(h.ledger.entries.size).toBe(0);
-    expect(h.telemetry.only('TIME_BUDGET_EXHAUSTED').metrics).toEqual(['UnexpectedError']);
+    expect(h.telemetry.single('TIME_BUDGET_EXHAUSTED').metrics).toEqual(['UnexpectedError']);
     // The state is still usable: the same callback succeeds with time to spare.
     const retry = await handleCallback({ method: 'GET', rawQuery: query, cookies: [flow.cookie] }, h.deps);
     expect(retry.headers['Location']).toBe('/outcome/connected');
@@ -54,7 +54,7 @@ describe('given a newer connection for the company was stored first (D5)', () =>
     const response = await h.callback(flow);
     expect(response.headers['Location']).toBe('/outcome/connected');
     expect(h.ledger.connections.get(REALM_ID)).toBe(newer);
-    expect(h.telemetry.only('CALLBACK_CONNECTED').fields?.['superseded']).toBe(true);
+    expect(h.telemetry.single('CALLBACK_CONNECTED').fields?.['superseded']).toBe(true);
   });
 });
 

@@ -94,7 +94,7 @@ describe('handleCallback', () => {
 
       await h.callback(flow);
 
-      const event = h.telemetry.only('CALLBACK_CONNECTED');
+      const event = h.telemetry.single('CALLBACK_CONNECTED');
       expect(event.metrics).toEqual(['CallbackConnected']);
       expect(event.fields).toMatchObject({
         codeHashPrefix: sha256Hex(flow.code).slice(0, 12),
@@ -160,7 +160,7 @@ describe('handleCallback', () => {
       expect(replay.statusCode).toBe(303);
       expect(location(replay)).toBe('/outcome/connected');
       expect(h.tokenEndpoint.exchanges).toHaveLength(1);
-      expect(h.telemetry.only('CALLBACK_REPLAYED').metrics).toEqual(['CallbackReplayed']);
+      expect(h.telemetry.single('CALLBACK_REPLAYED').metrics).toEqual(['CallbackReplayed']);
     });
 
     it('C2: answers a replay with one ledger round trip', async () => {
@@ -190,7 +190,7 @@ describe('handleCallback', () => {
       expectRestartPage(response);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
       expect(h.ledger.callsOf('claimCode')).toHaveLength(0);
-      expect(h.telemetry.only('STATE_MISSING').metrics).toEqual(['CallbackRejected']);
+      expect(h.telemetry.single('STATE_MISSING').metrics).toEqual(['CallbackRejected']);
     });
 
     it('B1: refuses a browser without the flow cookie and leaves the state PENDING for the right browser', async () => {
@@ -203,7 +203,7 @@ describe('handleCallback', () => {
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
       expect(h.ledger.calls.filter((c) => c.operation !== 'createFlow')).toEqual([]);
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('PENDING');
-      expect(h.telemetry.only('STATE_COOKIE_MISMATCH').metrics).toEqual(['CallbackRejected']);
+      expect(h.telemetry.single('STATE_COOKIE_MISMATCH').metrics).toEqual(['CallbackRejected']);
 
       const rightful = await h.callback(flow);
       expect(location(rightful)).toBe('/outcome/connected');
@@ -227,7 +227,7 @@ describe('handleCallback', () => {
       ]);
       expectRestartPage(response);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
-      expect(h.telemetry.only('STATE_NOT_FOUND').metrics).toEqual(['CallbackRejected']);
+      expect(h.telemetry.single('STATE_NOT_FOUND').metrics).toEqual(['CallbackRejected']);
     });
 
     it('B1: refuses an expired state whose item is still present, with zero exchanges', async () => {
@@ -241,7 +241,7 @@ describe('handleCallback', () => {
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
       expect(h.ledger.states.has(flow.stateHash)).toBe(true);
       expect(h.ledger.entries.size).toBe(0);
-      expect(h.telemetry.only('STATE_EXPIRED').metrics).toEqual(['CallbackRejected']);
+      expect(h.telemetry.single('STATE_EXPIRED').metrics).toEqual(['CallbackRejected']);
     });
 
     it('B1: accepts a state one millisecond before it expires', async () => {
@@ -261,7 +261,7 @@ describe('handleCallback', () => {
 
       expectRestartPage(response);
       expect(h.tokenEndpoint.exchangesOf(secondCode)).toBe(0);
-      expect(h.telemetry.only('STATE_ALREADY_USED').fields).toMatchObject({ cancelled: false });
+      expect(h.telemetry.single('STATE_ALREADY_USED').fields).toMatchObject({ cancelled: false });
     });
 
     it('B1: refuses a code callback for a state the user cancelled', async () => {
@@ -271,7 +271,7 @@ describe('handleCallback', () => {
       const response = await h.callback(flow);
       expectRestartPage(response);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
-      expect(h.telemetry.only('STATE_ALREADY_USED').fields).toMatchObject({ cancelled: true });
+      expect(h.telemetry.single('STATE_ALREADY_USED').fields).toMatchObject({ cancelled: true });
     });
 
     it('refuses a code already claimed under another state, without sending it again', async () => {
@@ -285,7 +285,7 @@ describe('handleCallback', () => {
       expectRestartPage(response);
       expect(h.tokenEndpoint.exchanges).toHaveLength(1);
       expect(h.ledger.states.get(second.stateHash)?.status).toBe('PENDING');
-      expect(h.telemetry.only('STATE_ALREADY_USED').fields).toMatchObject({ codeReused: true });
+      expect(h.telemetry.single('STATE_ALREADY_USED').fields).toMatchObject({ codeReused: true });
     });
   });
 
@@ -313,7 +313,7 @@ describe('handleCallback', () => {
       expect(h.ledger.calls.filter((c) => c.operation !== 'createFlow')).toEqual([]);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('PENDING');
-      expect(h.telemetry.only('CALLBACK_INVALID_INPUT').metrics).toEqual(['CallbackRejected']);
+      expect(h.telemetry.single('CALLBACK_INVALID_INPUT').metrics).toEqual(['CallbackRejected']);
     });
 
     it('B3: does not log the raw value', async () => {
@@ -321,7 +321,7 @@ describe('handleCallback', () => {
       const flow = await h.startFlow();
       await h.callback(flow, { query: `code=canary%0Avalue&state=${flow.state}&realmId=${REALM_ID}` });
       expect(h.telemetry.dump()).not.toContain('canary');
-      expect(h.telemetry.only('CALLBACK_INVALID_INPUT').fields).toEqual({ reason: 'malformed_code' });
+      expect(h.telemetry.single('CALLBACK_INVALID_INPUT').fields).toEqual({ reason: 'malformed_code' });
     });
   });
 
@@ -339,7 +339,7 @@ describe('handleCallback', () => {
       expect(location(response)).toBe('/outcome/cancelled');
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('CANCELLED');
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
-      const event = h.telemetry.only('CALLBACK_CANCELLED');
+      const event = h.telemetry.single('CALLBACK_CANCELLED');
       expect(event.metrics).toEqual(['CallbackCancelled']);
       expect(event.fields).toMatchObject({ oauthError: 'access_denied' });
     });
@@ -356,7 +356,7 @@ describe('handleCallback', () => {
       const flow = await h.startFlow();
       await h.callback(flow, { query: `error=ACCESS.DENIED-canary&state=${flow.state}` });
       expect(h.telemetry.dump()).not.toContain('canary');
-      expect(h.telemetry.only('CALLBACK_CANCELLED').fields).toMatchObject({ oauthError: 'other' });
+      expect(h.telemetry.single('CALLBACK_CANCELLED').fields).toMatchObject({ oauthError: 'other' });
     });
 
     it('B4: answers a replayed cancellation with the same page', async () => {
@@ -469,7 +469,7 @@ describe('handleCallback', () => {
           const flow = await h.startFlow();
           const ref = failedRef(await h.callback(flow));
 
-          const event = h.telemetry.only(code as never);
+          const event = h.telemetry.single(code as never);
           expect(event.level).toBe('error');
           expect(event.metrics).toEqual(metrics);
           expect(event.fields).toMatchObject({ intuitTid: '1-tid77', httpStatus: 400, reference: ref });
@@ -493,7 +493,7 @@ describe('handleCallback', () => {
       const h = new FlowHarness({ script: [{ kind: 'error', error: new TypeError('socket exploded') }] });
       const flow = await h.startFlow();
       failedRef(await h.callback(flow));
-      expect(h.telemetry.only('TOKEN_EXCHANGE_AMBIGUOUS').metrics).toContain('TokenExchangeAmbiguous');
+      expect(h.telemetry.single('TOKEN_EXCHANGE_AMBIGUOUS').metrics).toContain('TokenExchangeAmbiguous');
       expect(h.ledger.entries.get(sha256Hex(flow.code))?.status).toBe('UNKNOWN');
       expect(h.telemetry.dump()).not.toContain('socket exploded');
     });
@@ -529,7 +529,7 @@ describe('handleCallback', () => {
         reason: 'lease_expired',
         reference: ref,
       });
-      expect(h.telemetry.only('EXCHANGE_LEASE_EXPIRED').metrics).toEqual(['TokenExchangeFailed']);
+      expect(h.telemetry.single('EXCHANGE_LEASE_EXPIRED').metrics).toEqual(['TokenExchangeFailed']);
     });
 
     it('G3: later replays keep the same failed page and reference', async () => {
@@ -599,7 +599,7 @@ describe('handleCallback', () => {
       expect(waited).toBeGreaterThanOrEqual(1000);
       expect(waited).toBeLessThan(1500);
       expect(h.tokenEndpoint.exchanges).toHaveLength(1);
-      expect(h.telemetry.only('CODE_IN_FLIGHT').level).toBe('info');
+      expect(h.telemetry.single('CODE_IN_FLIGHT').level).toBe('info');
     });
 
     it('C1: twenty concurrent identical callbacks make one token call and all converge', async () => {
@@ -632,7 +632,7 @@ describe('handleCallback', () => {
       expect(h.tokenEndpoint.revocations).toEqual([
         { token: FAKE_TOKENS.refreshToken, credentials: CREDENTIALS, timeoutMs: 8000 },
       ]);
-      const event = h.telemetry.only('TOKEN_STORE_FAILED');
+      const event = h.telemetry.single('TOKEN_STORE_FAILED');
       expect(event.metrics).toEqual(['TokenStoreFailed']);
       expect(event.fields).toMatchObject({
         revoked: true,
@@ -666,7 +666,7 @@ describe('handleCallback', () => {
       h.tokenEndpoint.revokeResult = false;
       const flow = await h.startFlow();
       failedRef(await h.callback(flow));
-      expect(h.telemetry.only('TOKEN_STORE_FAILED').fields).toMatchObject({ revoked: false });
+      expect(h.telemetry.single('TOKEN_STORE_FAILED').fields).toMatchObject({ revoked: false });
     });
 
     it('C8: connects when the write fails once and then succeeds, without revoking', async () => {
@@ -679,7 +679,7 @@ describe('handleCallback', () => {
       expect(location(response)).toBe('/outcome/connected');
       expect(h.ledger.connections.has(REALM_ID)).toBe(true);
       expect(h.tokenEndpoint.revocations).toEqual([]);
-      expect(h.telemetry.only('CALLBACK_CONNECTED').fields).toMatchObject({ storeAttempts: 2 });
+      expect(h.telemetry.single('CALLBACK_CONNECTED').fields).toMatchObject({ storeAttempts: 2 });
     });
 
     it('C8: a replay after the failure shows the same failed page without calling Intuit', async () => {
@@ -705,7 +705,7 @@ describe('handleCallback', () => {
       expect(response.body).toMatch(/Reference: <code>[A-Z2-9]{8}<\/code>/);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('PENDING');
-      const event = h.telemetry.only('STORAGE_UNAVAILABLE');
+      const event = h.telemetry.single('STORAGE_UNAVAILABLE');
       expect(event.metrics).toEqual(['StorageUnavailable']);
       expect(event.fields).toMatchObject({
         operation: 'claimCode',
@@ -756,7 +756,7 @@ describe('handleCallback', () => {
       expect(h.ledger.callsOf('claimCode')).toHaveLength(0);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('PENDING');
-      const event = h.telemetry.only('CONFIG_INVALID');
+      const event = h.telemetry.single('CONFIG_INVALID');
       expect(event.metrics).toEqual(['ConfigError']);
       expect(event.fields).toMatchObject({
         problems: 'secret quickbooks/dev still holds the placeholder clientId',
@@ -775,7 +775,7 @@ describe('handleCallback', () => {
       expect(response.statusCode).toBe(503);
       expect(response.body).toContain('not available yet');
       expect(response.headers['Strict-Transport-Security']).toBeDefined();
-      expect(h.telemetry.only('CONFIG_INVALID').metrics).toEqual(['ConfigError']);
+      expect(h.telemetry.single('CONFIG_INVALID').metrics).toEqual(['ConfigError']);
       expect(h.tokenEndpoint.exchanges).toHaveLength(0);
     });
   });

@@ -143,7 +143,7 @@ describe('handleConnect', () => {
     it('logs CONNECT_STARTED with the ConnectStarted metric and only a hash prefix of the state', async () => {
       const h = new ConnectHarness();
       const state = cookieState(await h.connect()).state;
-      const event = h.telemetry.only('CONNECT_STARTED');
+      const event = h.telemetry.single('CONNECT_STARTED');
       expect(event.metrics).toEqual(['ConnectStarted']);
       expect(event.fields).toEqual({
         stateHashPrefix: sha256Hex(state).slice(0, 12),
@@ -180,7 +180,7 @@ describe('handleConnect', () => {
       expect(response.headers).not.toHaveProperty('Location');
       expect(response).not.toHaveProperty('cookies');
       expect(response.body).toContain('Please try again');
-      const event = h.telemetry.only('STORAGE_UNAVAILABLE');
+      const event = h.telemetry.single('STORAGE_UNAVAILABLE');
       expect(event.metrics).toEqual(['StorageUnavailable']);
       expect(event.fields).toMatchObject({
         operation: 'createFlow',
@@ -205,7 +205,7 @@ describe('handleConnect', () => {
       const response = await h.connect();
       expect(response.statusCode).toBe(503);
       expect(response.body).toContain('not available yet');
-      const event = h.telemetry.only('CONFIG_INVALID');
+      const event = h.telemetry.single('CONFIG_INVALID');
       expect(event.metrics).toEqual(['ConfigError']);
       expect(event.fields).toMatchObject({ problems: 'QBO_REDIRECT_URI is not set' });
     });
@@ -219,7 +219,7 @@ describe('handleConnect', () => {
       expect(response.statusCode).toBe(503);
       expect(response.headers).not.toHaveProperty('Location');
       expect(h.ledger.callsOf('createFlow')).toHaveLength(0);
-      expect(h.telemetry.only('CONFIG_INVALID').metrics).toEqual(['ConfigError']);
+      expect(h.telemetry.single('CONFIG_INVALID').metrics).toEqual(['ConfigError']);
     });
   });
 

@@ -23,7 +23,7 @@ export class CapturingTelemetry implements Telemetry {
   }
 
   /** The only event with this code; fails the test if there is not exactly one. */
-  only(code: LogCode): TelemetryEvent {
+  single(code: LogCode): TelemetryEvent {
     const matching = this.events.filter((e) => e.code === code);
     if (matching.length !== 1) {
       throw new Error(
