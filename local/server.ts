@@ -319,7 +319,7 @@ function toEvent(
 }
 
 /** The deployed functions' timeouts (lib/config/environments.ts), so local deadlines match Lambda's. */
-const FUNCTION_TIMEOUT_MS: Record<string, number> = { 'GET /callback': 20_000 };
+const FUNCTION_TIMEOUT_MS: Record<string, number> = { 'GET /callback': 25_000 };
 const DEFAULT_FUNCTION_TIMEOUT_MS = 5_000;
 
 function lambdaContext(routeKey: string): Context {

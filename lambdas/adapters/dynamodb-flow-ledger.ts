@@ -51,9 +51,11 @@ type StateStatus = 'PENDING' | 'CONSUMED' | 'CANCELLED';
 /** Creates a document client with bounded retries and timeouts (G1, C4). */
 export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
-    maxAttempts: 3,
+    // One call is then bounded by about 3.5 s (WRITE_WORST_MS in core/callback-flow.ts): DynamoDB
+    // answers in milliseconds, and the callback must plan its whole invocation around this bound.
+    maxAttempts: 2,
     // throwOnRequestTimeout: without it the installed handler only warns, and a call is unbounded.
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, throwOnRequestTimeout: true },
     ...config,
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -274,10 +276,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
               },
             },
             {
-              Update: {
-                ...this.markConnectedUpdate(codeHash),
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
+              Update: this.markConnectedUpdate(codeHash),
             },
           ],
         }),
@@ -307,6 +306,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
    */
   private markConnectedUpdate(codeHash: string) {
     return {
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
       TableName: this.flowTable,
       Key: { [PK]: codeKey(codeHash) },
       ConditionExpression: '#status = :exchanging',
@@ -320,7 +320,11 @@ export class DynamoDbFlowLedger implements FlowLedger {
     try {
       await this.client.send(new UpdateCommand(this.markConnectedUpdate(codeHash)));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError();
+      if (error instanceof ConditionalCheckFailedException) {
+        // Already CONNECTED: an earlier attempt of this very update landed and its answer was lost.
+        if (error.Item !== undefined && unmarshall(error.Item)['status'] === 'CONNECTED') return;
+        throw new LeaseLostError();
+      }
       throw storageError('recordConnection', error);
     }
   }

@@ -22,6 +22,7 @@ import type { LogCode, MetricName } from './telemetry-codes';
 import { METRICS } from './telemetry-codes';
 import type { TokenFailureKind, TokenSet } from './token-endpoint';
 import { TokenEndpointError } from './token-endpoint';
+import { AFTER_EXCHANGE_RESERVE_MS, REVOKE_RESERVE_MS, WRITE_WORST_MS } from './time-budget';
 
 export interface CallbackRequest {
   readonly method: string;
@@ -38,13 +39,7 @@ export interface CallbackRequest {
 
 /** Without an invocation deadline: time after the exchange's own timeout to record the outcome. */
 const LEASE_MARGIN_MS = 10_000;
-/**
- * Time kept back from the exchange for what must follow it: up to three token writes (each bounded
- * by the DynamoDB client's timeouts) and, if they all fail, the revocation (C4, C8).
- */
-const AFTER_EXCHANGE_RESERVE_MS = 6_000;
-/** Time kept back from the writes for the revocation. */
-const REVOKE_RESERVE_MS = 2_500;
+
 /** The shortest exchange worth attempting; with less time left, nothing is claimed. */
 const MIN_EXCHANGE_MS = 1_000;
 /** Replays are answered from the ledger for a day; after that the state is gone and they get "expired". */
@@ -145,12 +140,8 @@ async function claimAndExchange(ctx: Context, input: ClaimInput): Promise<HttpRe
   const { deps, config } = ctx;
   const now = deps.clock();
   const reference = newReference();
-  // C4: claim only if an exchange and what follows it still fit in this invocation.
-  const exchangeTimeoutMs = Math.min(
-    config.tokenRequestTimeoutMs,
-    ctx.deadline - now - AFTER_EXCHANGE_RESERVE_MS,
-  );
-  if (exchangeTimeoutMs < MIN_EXCHANGE_MS) {
+  // C4: claim only if the claim, an exchange and what follows it still fit in this invocation.
+  if (ctx.deadline - now < WRITE_WORST_MS + MIN_EXCHANGE_MS + AFTER_EXCHANGE_RESERVE_MS) {
     deps.telemetry.record({
       code: 'TIME_BUDGET_EXHAUSTED',
       level: 'error',
@@ -200,8 +191,13 @@ async function claimAndExchange(ctx: Context, input: ClaimInput): Promise<HttpRe
           codeReused: true,
         },
       );
-    case 'claimed':
+    case 'claimed': {
+      // What is left after the claim, minus what must follow the exchange; at least the minimum,
+      // which the check above guarantees fits.
+      const left = ctx.deadline - deps.clock() - AFTER_EXCHANGE_RESERVE_MS;
+      const exchangeTimeoutMs = Math.max(MIN_EXCHANGE_MS, Math.min(config.tokenRequestTimeoutMs, left));
       return exchange(ctx, input, reference, exchangeTimeoutMs);
+    }
   }
 }
 
@@ -379,32 +375,24 @@ async function exchange(
     qboEnvironment: config.qboEnvironment,
   };
 
-  // C8: retry the write while time remains; the tokens exist only in this process until it lands.
+  // C8: retry the write while a whole attempt still fits; the tokens exist only in this process
+  // until it lands.
   let lastError: StorageUnavailableError | LeaseLostError | undefined;
   for (
     let attempt = 1;
-    attempt <= STORE_ATTEMPTS && deps.clock() < ctx.deadline - REVOKE_RESERVE_MS;
+    attempt <= STORE_ATTEMPTS &&
+    (attempt === 1 || deps.clock() + WRITE_WORST_MS < ctx.deadline - WRITE_WORST_MS - REVOKE_RESERVE_MS);
     attempt++
   ) {
     try {
       const written = await runtime.ledger.recordConnection(input.codeHash, connection);
-      deps.telemetry.record({
-        code: 'CALLBACK_CONNECTED',
-        level: 'info',
-        message:
-          written === 'stored'
-            ? 'Code exchanged once and tokens stored'
-            : 'Code exchanged once; a newer connection for this company was already stored and is kept',
-        metrics: [METRICS.CallbackConnected],
-        fields: {
-          ...diagnostics,
-          exchangeMs,
-          intuitTid,
-          storeAttempts: attempt,
-          superseded: written === 'superseded',
-        },
-      });
-      return outcomeRedirect(ctx, 'connected', reference, input.realmId);
+      return connected(
+        ctx,
+        diagnostics,
+        { exchangeMs, intuitTid, storeAttempts: attempt, superseded: written === 'superseded' },
+        input.realmId,
+        reference,
+      );
     } catch (error) {
       if (error instanceof LeaseLostError) {
         lastError = error;
@@ -416,7 +404,20 @@ async function exchange(
     }
   }
 
-  // The tokens cannot be kept: revoke them rather than leave a live grant nobody holds.
+  // The tokens cannot be kept. Record the failure first: it blocks a write still in flight (the
+  // code must be EXCHANGING to connect) and tells whether an attempt landed after all, in which case
+  // the tokens are stored and must not be revoked (invariant 5).
+  const status = await recordFailureBestEffort(
+    ctx,
+    input.codeHash,
+    'FAILED',
+    'token_store_failed',
+    diagnostics,
+  );
+  if (status === 'CONNECTED') {
+    return connected(ctx, diagnostics, { exchangeMs, intuitTid, lateCommit: true }, input.realmId, reference);
+  }
+  // Revoke rather than leave a live grant nobody holds.
   const revoked = await runtime.tokenEndpoint.revoke(
     tokens.refreshToken,
     input.credentials,
@@ -437,8 +438,27 @@ async function exchange(
       awsError: lastError instanceof StorageUnavailableError ? lastError.awsErrorName : undefined,
     },
   });
-  await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'token_store_failed', diagnostics);
   return outcomeRedirect(ctx, 'failed', reference);
+}
+
+function connected(
+  ctx: Context,
+  diagnostics: Record<string, LogField>,
+  fields: Record<string, LogField>,
+  realmId: string,
+  reference: string,
+): HttpResponse {
+  ctx.deps.telemetry.record({
+    code: 'CALLBACK_CONNECTED',
+    level: 'info',
+    message:
+      fields['superseded'] === true
+        ? 'Code exchanged once; a newer connection for this company was already stored and is kept'
+        : 'Code exchanged once and tokens stored',
+    metrics: [METRICS.CallbackConnected],
+    fields: { ...diagnostics, ...fields },
+  });
+  return outcomeRedirect(ctx, 'connected', reference, realmId);
 }
 
 /** B4: the user declined (or Intuit reported an error): consume the state, show "you cancelled". */

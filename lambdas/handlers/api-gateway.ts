@@ -68,10 +68,17 @@ export function apiHandler(
   const wrapped = middy(base, {
     // A real page (E2, invariant 6) half a second before Lambda would cut the invocation off.
     timeoutEarlyInMillis: 500,
-    timeoutEarlyResponse: () =>
-      toApiGatewayResult(
+    timeoutEarlyResponse: () => {
+      telemetry.record({
+        code: 'INVOCATION_TIMEOUT',
+        level: 'error',
+        message: `Invocation about to time out; ${timeoutPage} page served`,
+        metrics: options.metrics ? [METRICS.UnexpectedError] : [],
+      });
+      return toApiGatewayResult(
         pageResponse(timeoutPage === 'finishing' ? 200 : 503, timeoutPage, fallbackPage(), true),
-      ),
+      );
+    },
   }).use(injectLambdaContext(telemetry.logger, { resetKeys: true }));
   return (options.metrics ? wrapped.use(logMetrics(telemetry.metrics)) : wrapped) as unknown as ApiHandler;
 }

@@ -1,3 +1,4 @@
+import { CALLBACK_RESERVED_MS } from '../../lambdas/core/time-budget';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
@@ -135,15 +136,7 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
  * Timeouts of the functions. They are here rather than in the environments because the handlers are
  * written against them: each fits inside API Gateway's 29 s integration limit (SECURITY.md C4).
  */
-export const FUNCTION_TIMEOUT_SECONDS = { connect: 5, callback: 20, outcome: 5 } as const;
-
-/**
- * Time the callback needs besides the token request: the claim before it (2 s) and, after it, the
- * token writes and a possible revocation (6 s, AFTER_EXCHANGE_RESERVE_MS in
- * lambdas/core/callback-flow.ts), with the SDK's bounded retries (SECURITY.md C1, C4, C8). The
- * handler also caps each exchange to what its invocation has left.
- */
-const CALLBACK_RESERVED_MS = 8_000;
+export const FUNCTION_TIMEOUT_SECONDS = { connect: 5, callback: 25, outcome: 5 } as const;
 
 export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
   dev: {

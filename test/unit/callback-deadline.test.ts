@@ -9,6 +9,7 @@ import { createPowertoolsTelemetry } from '../../lambdas/adapters/powertools-tel
 import { createCallbackHandler } from '../../lambdas/handlers/factories';
 import { succeed } from './fakes/fake-token-endpoint';
 import { FlowHarness, REALM_ID } from './fakes/flow-harness';
+import { throttled } from './fakes/in-memory-flow-ledger';
 import { handleCallback } from '../../lambdas/core/callback-flow';
 
 describe('given an invocation deadline', () => {
@@ -16,13 +17,14 @@ describe('given an invocation deadline', () => {
     const h = new FlowHarness({ script: [succeed()] });
     const flow = await h.startFlow();
     const query = new URLSearchParams({ code: flow.code, state: flow.state, realmId: REALM_ID }).toString();
-    const deadline = h.clock.now() + 9_000;
+    const deadline = h.clock.now() + 14_000;
     const response = await handleCallback(
       { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline },
       h.deps,
     );
     expect(response.headers['Location']).toBe('/outcome/connected');
-    expect(h.tokenEndpoint.exchanges[0]?.timeoutMs).toBe(3_000);
+    // 14 s left: 9.5 s are kept for the token write, recording a failure and a revocation.
+    expect(h.tokenEndpoint.exchanges[0]?.timeoutMs).toBe(4_500);
     // The lease lasts as long as the invocation: no replay can declare a live claimant lost.
     expect(h.ledger.entries.get(sha256Hex(flow.code))?.leaseUntil).toBe(deadline);
   });
@@ -32,7 +34,7 @@ describe('given an invocation deadline', () => {
     const flow = await h.startFlow();
     const query = new URLSearchParams({ code: flow.code, state: flow.state, realmId: REALM_ID }).toString();
     const response = await handleCallback(
-      { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline: h.clock.now() + 6_500 },
+      { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline: h.clock.now() + 13_000 },
       h.deps,
     );
     expect(response.statusCode).toBe(503);
@@ -73,6 +75,13 @@ async function newerConnection() {
 describe('given Lambda is about to time out mid-callback', () => {
   it('E2: answers with the self-refreshing "finishing" page, not API Gateway\'s bare 500', async () => {
     const h = new FlowHarness();
+    // Captured from before the logger exists: its console binds the stream when it is created.
+    const writes: string[] = [];
+    const capture = (chunk: unknown): boolean => (writes.push(String(chunk)), true);
+    const spies = [
+      jest.spyOn(process.stdout, 'write').mockImplementation(capture),
+      jest.spyOn(process.stderr, 'write').mockImplementation(capture),
+    ];
     const telemetry = createPowertoolsTelemetry('test');
     const flow = await h.startFlow();
     // Secrets Manager never answers: the flow cannot finish before Lambda's end.
@@ -104,10 +113,6 @@ describe('given Lambda is about to time out mid-callback', () => {
       awsRequestId: 'r',
       getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()),
     } as unknown as Context;
-    const writes: string[] = [];
-    const spy = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk) => (writes.push(String(chunk)), true));
     try {
       const result = await handler(event, context);
       expect(result.statusCode).toBe(200);
@@ -115,8 +120,31 @@ describe('given Lambda is about to time out mid-callback', () => {
       expect(result.body).toContain('http-equiv="refresh"');
       expect(result.headers?.['Cache-Control']).toBe('no-store');
       expect(result.headers?.['Content-Security-Policy']).toContain("default-src 'none'");
+      // Invariant 6: one log line with a registered code and a metric.
+      expect(writes.join('')).toMatch(/"code":"INVOCATION_TIMEOUT"/);
+      expect(writes.join('')).toMatch(/"UnexpectedError"/);
     } finally {
-      spy.mockRestore();
+      for (const spy of spies) spy.mockRestore();
     }
+  });
+});
+
+describe('given a token write that landed although its answer was lost (C8, invariant 5)', () => {
+  it('finds the code CONNECTED when recording the failure, keeps the tokens and answers connected', async () => {
+    const h = new FlowHarness({ script: [succeed()] });
+    const flow = await h.startFlow();
+    // Every attempt commits, but the caller only ever sees a storage error.
+    const real = h.ledger.recordConnection.bind(h.ledger);
+    h.ledger.recordConnection = async (codeHash, connection) => {
+      await real(codeHash, connection);
+      throw throttled('recordConnection');
+    };
+    const response = await h.callback(flow);
+    expect(response.headers['Location']).toBe('/outcome/connected');
+    expect(h.tokenEndpoint.revocations).toEqual([]);
+    expect(h.telemetry.single('CALLBACK_CONNECTED').fields?.['lateCommit']).toBe(true);
+    expect(h.ledger.entries.get(sha256Hex(flow.code))?.status).toBe('CONNECTED');
+    // Replays agree.
+    expect((await h.callback(flow)).headers['Location']).toBe('/outcome/connected');
   });
 });

@@ -523,6 +523,21 @@ describe('DynamoDbFlowLedger', () => {
       expect(update?.ConditionExpression).toBe('#status = :exchanging');
     });
 
+    it('D5: a superseded write whose CONNECTED update already landed (answer lost) still counts as stored', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled(checkFailed(), NONE));
+      ddb.on(UpdateCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'no',
+          $metadata: {},
+          Item: marshall({ ...unmarshalledCodeItem(), status: 'CONNECTED' }),
+        }),
+      );
+      await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).resolves.toBe('superseded');
+      expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ReturnValuesOnConditionCheckFailure).toBe(
+        'ALL_OLD',
+      );
+    });
+
     it('C8: reports a lost lease (code no longer EXCHANGING) as LeaseLostError, so the caller revokes at once', async () => {
       ddb.on(TransactWriteCommand).rejects(cancelled(NONE, checkFailed()));
       await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).rejects.toBeInstanceOf(
