@@ -4,6 +4,7 @@
  * would hide a doubled `code` or `state`.
  */
 import { STATE_PATTERN } from './flow-identifiers';
+import { OAUTH_ERROR_PATTERN } from './token-endpoint';
 
 export type CallbackInput =
   | {
@@ -67,5 +68,5 @@ export function parseCallbackQuery(rawQuery: string): CallbackInput {
 
 /** Intuit's `error` values are OAuth tokens such as access_denied; anything else is logged as "other". */
 export function loggableOauthError(error: string): string {
-  return /^[a-z_]{1,64}$/.test(error) ? error : 'other';
+  return OAUTH_ERROR_PATTERN.test(error) ? error : 'other';
 }

@@ -20,9 +20,3 @@ export interface Telemetry {
   /** A latency figure, in milliseconds. */
   timing(metric: MetricName, milliseconds: number): void;
 }
-
-/** Removes control characters and bounds the length of any text that may have come from outside (F2). */
-export function cleanText(value: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, max);
-}

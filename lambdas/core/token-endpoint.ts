@@ -55,7 +55,8 @@ export interface TokenEndpoint {
   revoke(token: string, credentials: ClientCredentials, timeoutMs: number): Promise<boolean>;
 }
 
-const OAUTH_ERROR_PATTERN = /^[a-z_]{1,64}$/;
+/** OAuth error codes as Intuit sends them (access_denied, invalid_grant); anything else is not logged. */
+export const OAUTH_ERROR_PATTERN = /^[a-z_]{1,64}$/;
 
 /** Returns Intuit's `error` if it is a plain OAuth error token; free text is never kept. */
 export function safeOauthError(body: unknown): string | undefined {
