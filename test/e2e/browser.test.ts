@@ -11,6 +11,7 @@ import type { CapturedOutput } from '../support/output-capture';
 import { startTestStack } from '../support/test-stack';
 import type { TestStack } from '../support/test-stack';
 import {
+  bounded,
   callbackUrlOf,
   clickWithoutWaiting,
   codeHash,
@@ -20,7 +21,6 @@ import {
   freezeCallbackReloads,
   FLOW_COOKIE_NAME_PATTERN,
   HEADING,
-  IntuitRedirectGate,
   isCallbackUrl,
   mainText,
   openConsentPage,
@@ -28,6 +28,7 @@ import {
   reconnectButton,
   waitForConsentPage,
   waitForHeading,
+  withheldCallbackUrl,
 } from './support/browser-flow';
 import { launchChromium } from './support/chromium';
 import { axeViolations, inspectStructure, saveScreenshot } from './support/page-checks';
@@ -65,7 +66,7 @@ afterAll(async () => {
 
 /** A fresh browser profile: no cookies, no history. */
 async function newContext(): Promise<BrowserContext> {
-  const created = await browser.newContext();
+  const created = await bounded('a new browser context', browser.newContext());
   created.setDefaultTimeout(OUTCOME_TIMEOUT_MS);
   created.on('request', (request) => {
     const params = new URL(request.url()).searchParams;
@@ -79,7 +80,7 @@ async function newContext(): Promise<BrowserContext> {
 
 async function closeContext(closing: BrowserContext): Promise<void> {
   for (const cookie of await closing.cookies().catch(() => [])) secretsSeen.add(cookie.value);
-  await closing.close();
+  await bounded('a browser context to close', closing.close());
 }
 
 beforeEach(async () => {
@@ -207,14 +208,14 @@ describe('given a user who double-clicks the consent button', () => {
 
 describe('given the callback URL opened in a second tab at the same moment as the first', () => {
   it('C1: exchanges once and both tabs end on the Connected page', async () => {
-    const gate = await IntuitRedirectGate.install(context, stack);
     await openConsentPage(page, stack);
-    await clickWithoutWaiting(consentButton(page));
-    const callbackUrl = await gate.callbackUrl();
+    const callbackUrl = await withheldCallbackUrl(page, stack, () =>
+      clickWithoutWaiting(consentButton(page)),
+    );
     const secondTab = await context.newPage();
 
-    // The first tab follows Intuit's redirect as the second opens the same URL.
-    await Promise.all([gate.release(), secondTab.goto(callbackUrl)]);
+    // Both tabs open the callback URL at the same moment.
+    await Promise.all([page.goto(callbackUrl), secondTab.goto(callbackUrl)]);
 
     // Either tab may pass through the self-refreshing "Finishing your connection" page first.
     await Promise.all([
@@ -281,10 +282,10 @@ describe('given a user who waits on the consent page past the flow lifetime', ()
 
 describe('given the callback URL opened in another browser (no flow cookie)', () => {
   it('A2/B1: refuses it with the expired page and no exchange, and the rightful browser still connects', async () => {
-    const gate = await IntuitRedirectGate.install(context, stack);
     await openConsentPage(page, stack);
-    await clickWithoutWaiting(consentButton(page));
-    const callbackUrl = await gate.callbackUrl();
+    const callbackUrl = await withheldCallbackUrl(page, stack, () =>
+      clickWithoutWaiting(consentButton(page)),
+    );
 
     const otherBrowser = await newContext();
     try {
@@ -297,7 +298,8 @@ describe('given the callback URL opened in another browser (no flow cookie)', ()
       await closeContext(otherBrowser);
     }
 
-    await gate.release();
+    // The rightful browser follows Intuit's redirect after the stranger's attempt.
+    await page.goto(callbackUrl);
     await waitForHeading(page, HEADING.connected);
     expectCleanOutcomeUrl(page.url(), 'connected', callbackUrl);
     expect(stack.emulator.exchangeCount(codeHash(callbackUrl))).toBe(1);

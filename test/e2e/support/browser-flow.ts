@@ -4,7 +4,7 @@
  * auto-waiting on something a user would see (a heading, a button) or on a request leaving.
  */
 import { createHash } from 'node:crypto';
-import type { BrowserContext, Locator, Page, Route } from 'playwright-core';
+import type { Locator, Page, Route } from 'playwright-core';
 import type { TestStack } from '../../support/test-stack';
 
 /** The headings a user reads on each page (lambdas/core/pages.ts and the emulator's consent page). */
@@ -92,72 +92,74 @@ export function exchangeCounter(stack: TestStack): () => number {
 }
 
 /**
- * Holds Intuit's answer to the consent decision (the 302 back to our callback) until `release()`:
- * the way to learn a callback URL before the rightful browser has used it, and to make a second tab
- * arrive at the same moment. Playwright cannot intercept a request that is the target of a
- * redirect, so the gate sits one step earlier: it lets the decision POST reach the emulator, keeps
- * the redirect, and hands it to the browser on release, which then follows it as usual (with its
- * cookies, as a cross-site top-level navigation).
+ * Runs `act` (a click on the consent page) and keeps Intuit's answer to the decision, the 302 back
+ * to our callback, from the browser: the way to learn a callback URL before the rightful browser has
+ * used it. The decision POST reaches the emulator (which issues the code); the browser gets 204 No
+ * Content instead of the redirect and stays on the consent page. The test then opens the callback URL
+ * itself in that browser (a top-level navigation with its cookies, as following the redirect would
+ * be), when and in as many tabs as the scenario needs.
+ *
+ * Nothing is left pending in the browser between steps. An earlier version held the intercepted
+ * navigation open until the test released it, and in CI that once hung a test past its timeout.
  */
-export class IntuitRedirectGate {
-  private readonly callbackUrls: string[] = [];
-  private readonly delivered: Array<Promise<void>> = [];
-  private readonly listeners = new Set<() => void>();
-  private readonly matches: (url: URL) => boolean;
-  private open!: () => void;
-  private readonly opened = new Promise<void>((resolve) => (this.open = resolve));
-
-  private constructor(
-    private readonly context: BrowserContext,
-    stack: TestStack,
-  ) {
-    const decision = new URL('/connect/oauth2/decision', stack.emulator.url).href;
-    this.matches = (url) => url.href === decision;
+export async function withheldCallbackUrl(
+  page: Page,
+  stack: TestStack,
+  act: () => Promise<void>,
+): Promise<string> {
+  const decision = new URL('/connect/oauth2/decision', stack.emulator.url).href;
+  const matches = (url: URL): boolean => url.href === decision;
+  let settle!: { resolve: (url: string) => void; reject: (error: Error) => void };
+  const location = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+  await page.route(
+    matches,
+    async (route: Route) => {
+      try {
+        const response = await route.fetch({ maxRedirects: 0, timeout: OUTCOME_TIMEOUT_MS });
+        await route.fulfill({ status: 204 });
+        const target = response.headers()['location'];
+        if (target !== undefined && isCallbackUrl(stack, target)) settle.resolve(target);
+        else
+          settle.reject(
+            new Error(`the consent decision was answered ${response.status()}, not with a callback`),
+          );
+      } catch (error) {
+        // A route left unsettled stalls the browser's navigation: end it, and say why.
+        await route.abort('failed').catch(() => undefined);
+        settle.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    },
+    { times: 1 },
+  );
+  try {
+    await act();
+    return await bounded('the consent decision reaching the emulator', location);
+  } finally {
+    await bounded('removing the consent-decision route', page.unroute(matches));
   }
+}
 
-  static async install(context: BrowserContext, stack: TestStack): Promise<IntuitRedirectGate> {
-    const gate = new IntuitRedirectGate(context, stack);
-    await context.route(gate.matches, (route) => {
-      const delivery = gate.hold(route);
-      gate.delivered.push(delivery);
-      return delivery;
-    });
-    return gate;
-  }
-
-  /** Resolves with the callback URL of the first held redirect. */
-  callbackUrl(timeoutMs = OUTCOME_TIMEOUT_MS): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const first = this.callbackUrls[0];
-        if (first === undefined) return;
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        resolve(first);
-      };
-      const timer = setTimeout(() => {
-        this.listeners.delete(check);
-        reject(new Error('the browser did not submit the consent decision'));
-      }, timeoutMs);
-      this.listeners.add(check);
-      check();
-    });
-  }
-
-  /** Lets the browser follow every held redirect, then stops holding. */
-  async release(): Promise<void> {
-    this.open();
-    await Promise.all(this.delivered);
-    await this.context.unroute(this.matches);
-  }
-
-  /** The route handler: runs until the redirect it holds has been handed to the browser. */
-  private async hold(route: Route): Promise<void> {
-    const response = await route.fetch({ maxRedirects: 0 });
-    this.callbackUrls.push(response.headers()['location'] ?? '');
-    for (const listener of this.listeners) listener();
-    await this.opened;
-    await route.fulfill({ response });
+/**
+ * For the few Playwright calls that take no timeout of their own (route set-up, context close): a
+ * hang then fails with what was being waited for, well inside jest's timeout, instead of a bare
+ * "Exceeded timeout" for the whole test.
+ */
+export async function bounded<T>(
+  what: string,
+  promise: Promise<T>,
+  timeoutMs = OUTCOME_TIMEOUT_MS,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
