@@ -33,6 +33,11 @@ import {
 import { launchChromium } from './support/chromium';
 import { axeViolations, inspectStructure, saveScreenshot } from './support/page-checks';
 
+// Each browser step waits up to OUTCOME_TIMEOUT_MS (25 s); a scenario chains several. Above jest's
+// default of 60 s, so that a slow step fails with its own message (which wait, on what) rather than
+// a bare "Exceeded timeout" for the whole test.
+jest.setTimeout(120_000);
+
 const TOKEN_REQUEST_TIMEOUT_MS = 15_000;
 const SLOW_INTUIT_MS = 8_000;
 
