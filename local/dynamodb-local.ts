@@ -23,6 +23,24 @@ export const LOCAL_AWS = {
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 } as const;
 
+/**
+ * Calls `observe` once per request a client sends (an SDK middleware): how the benchmark and the
+ * tests count DynamoDB requests per callback, the same way for the connector and the naive handler.
+ */
+export function observeRequests(
+  client: Pick<DynamoDBClient, 'middlewareStack'>,
+  observe: ((commandName: string) => void) | undefined,
+): void {
+  if (observe === undefined) return;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      observe(context.commandName ?? 'unknown');
+      return next(args);
+    },
+    { step: 'deserialize', name: 'countDynamoDbRequests' },
+  );
+}
+
 export interface RunningDynamoDb {
   readonly endpoint: string;
   stop(): Promise<void>;

@@ -25,7 +25,7 @@ import {
   createOutcomeHandler,
 } from '../lambdas/handlers/factories';
 import type { PageSettings } from '../lambdas/handlers/factories';
-import { ensureTables, LOCAL_AWS, startDynamoDbLocal } from './dynamodb-local';
+import { ensureTables, LOCAL_AWS, observeRequests, startDynamoDbLocal } from './dynamodb-local';
 import type { RunningDynamoDb } from './dynamodb-local';
 import { startIntuitEmulator } from './intuit-emulator';
 import type { EmulatorOptions, IntuitEmulator } from './intuit-emulator';
@@ -153,16 +153,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     });
     cleanups.push(async () => documentClient.destroy());
-    const observe = options.onDynamoDbRequest;
-    if (observe !== undefined) {
-      documentClient.middlewareStack.add(
-        (next, context) => async (args) => {
-          observe(context.commandName ?? 'unknown');
-          return next(args);
-        },
-        { step: 'deserialize', name: 'countDynamoDbRequests' },
-      );
-    }
+    observeRequests(documentClient, options.onDynamoDbRequest);
     const dynamoLedger = new DynamoDbFlowLedger({
       client: documentClient,
       flowTableName: tables.flow,

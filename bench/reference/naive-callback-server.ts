@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import axios from 'axios';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_AWS, observeRequests } from '../../local/dynamodb-local';
 
 export interface NaiveCallbackOptions {
   readonly tokenEndpoint: string;
@@ -37,23 +38,13 @@ interface TokenResponse {
 export async function startNaiveCallbackServer(options: NaiveCallbackOptions): Promise<NaiveCallbackServer> {
   const documents = DynamoDBDocumentClient.from(
     new DynamoDBClient({
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      ...LOCAL_AWS,
       endpoint: options.dynamoDbEndpoint,
       // The same transport settings the local stack gives the connector, so only the logic differs.
       requestHandler: { connectionTimeout: 2000, requestTimeout: 15_000 },
     }),
   );
-  const observe = options.onDynamoDbRequest;
-  if (observe !== undefined) {
-    documents.middlewareStack.add(
-      (next, context) => async (args) => {
-        observe(context.commandName ?? 'unknown');
-        return next(args);
-      },
-      { step: 'deserialize', name: 'countDynamoDbRequests' },
-    );
-  }
+  observeRequests(documents, options.onDynamoDbRequest);
   const basic = Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64');
 
   const server: Server = createServer((req, res) => {
