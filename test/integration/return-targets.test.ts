@@ -46,7 +46,7 @@ describe('given return targets and redirect URIs in the request', () => {
   });
 
   it('A4: a connected browser lands on the configured success URL, whatever the callback query adds', async () => {
-    const flow = await startFlow(`${stack.url}`);
+    const flow = await startFlow(stack.url);
     const callbackUrl = await consent(stack.emulator, flow);
 
     const response = await get(`${callbackUrl}&${HOSTILE}`, flow.cookie);
@@ -58,7 +58,7 @@ describe('given return targets and redirect URIs in the request', () => {
   });
 
   it('A4: a cancelled flow lands on the configured failure URL, whatever the callback query adds', async () => {
-    const flow = await startFlow(`${stack.url}`);
+    const flow = await startFlow(stack.url);
     const cancelUrl = await consent(stack.emulator, flow, 'deny');
 
     const response = await get(`${cancelUrl}&${HOSTILE}`, flow.cookie);
