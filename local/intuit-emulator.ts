@@ -1,15 +1,17 @@
 /**
- * An in-process stand-in for Intuit's OAuth 2.0 server (see docs in /work/shared/INTUIT.md), for
- * local runs and tests only: production and sandbox are unreachable from here, and the connector's
- * exactly-once guarantees can only be tested against something that punishes a second exchange the
- * way Intuit does. Never bundled into a Lambda.
+ * An in-process stand-in for Intuit's OAuth 2.0 server and for the one QuickBooks API call the
+ * connector makes (CompanyInfo, to prove a new token belongs to the callback's realmId), following
+ * Intuit's documented behaviour, for local runs and tests only: production and sandbox are
+ * unreachable from here, and the connector's exactly-once guarantees can only be tested against
+ * something that punishes a second exchange the way Intuit does. Never bundled into a Lambda.
  *
  * Deliberate choices where Intuit's behaviour is unconfirmed, picked so that a connector that passes
  * here is safe against either real answer:
  * - a code is burnt by any authenticated presentation, even one rejected for an expired code, another
  *   client or a redirect_uri mismatch;
  * - a rotated refresh token dies at once (no grace period);
- * - revoking any token disconnects the whole grant: its pair and every token refreshed from it.
+ * - revoking any token disconnects the whole grant: its pair and every token refreshed from it;
+ * - CompanyInfo checks the token before the realm, so a dead token is a 401 even for another company.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -22,8 +24,15 @@ export interface EmulatorOptions {
   codeLifetimeMs?: number;
   accessTokenLifetimeS?: number;
   refreshTokenLifetimeS?: number;
-  /** realmId of the company the consent page connects. */
+  /** realmId of the company the consent page preselects and issueCode binds by default. */
   realmId?: string;
+  /**
+   * The companies (realmId -> CompanyName) a user may pick on the consent page; the default realm is
+   * always among them, named `Sandbox Company_US_1` unless given here.
+   */
+  companies?: Readonly<Record<string, string>>;
+  /** The app name the consent page shows; the client id when absent. */
+  appName?: string;
   /** Receives one line per request; lines carry code hash prefixes, never codes, tokens or secrets. */
   log?: (line: string) => void;
 }
@@ -46,6 +55,40 @@ export interface Fault {
   times?: number;
 }
 
+export type CompanyInfoFaultMode =
+  | 'none'
+  | 'latency'
+  | 'status401'
+  | 'status403'
+  | 'wrong-cluster'
+  | 'status500'
+  | 'status503'
+  | 'status429'
+  | 'hang'
+  | 'reset';
+
+export interface CompanyInfoFault {
+  mode: CompanyInfoFaultMode;
+  latencyMs?: number;
+  /** How many CompanyInfo requests the fault affects before it clears itself; forever when absent. */
+  times?: number;
+}
+
+export interface CompanyInfoRequestRecord {
+  /** The first realm id of the request path, as sent. */
+  realmId: string;
+  /** The `minorversion` query parameter, when one was sent. */
+  minorVersion?: string;
+  at: number;
+  /** 0 when no response was (or will ever be) sent: `hang` and `reset`. */
+  status: number;
+  /**
+   * `ok`, `realm_mismatch`, `invalid_token`, `bad_request`, `method_not_allowed` or `fault:<mode>`;
+   * `latency` records the outcome of the delayed answer.
+   */
+  outcome: string;
+}
+
 export interface TokenRequestRecord {
   grantType: string;
   /** SHA-256 hex of the `code` parameter, when one was sent. */
@@ -62,18 +105,30 @@ export interface IntuitEmulator {
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
   readonly revocationEndpoint: string;
+  /** Base URL of the QuickBooks Accounting API (no trailing slash), as `/v3/company/...` is appended. */
+  readonly apiBaseUrl: string;
   /** Applies to the token endpoint only. */
   setFault(f: Fault): void;
   clearFault(): void;
   /** Every request to the token endpoint, in order of arrival. */
   tokenRequests(): TokenRequestRecord[];
+  /** Applies to the CompanyInfo endpoint only. */
+  setCompanyInfoFault(f: CompanyInfoFault): void;
+  clearCompanyInfoFault(): void;
+  /** Every request to the CompanyInfo endpoint, in order of arrival. */
+  companyInfoRequests(): CompanyInfoRequestRecord[];
+  /** How many requests reached the revocation endpoint, whatever their outcome. */
+  revocationRequests(): number;
   /** authorization_code requests, optionally for one code hash. */
   exchangeCount(codeHash?: string): number;
   isAccessTokenActive(token: string): boolean;
   isRefreshTokenActive(token: string): boolean;
-  /** Mints a code as if the user had consented on the authorization page. */
+  /**
+   * Mints a code as if the user had consented on the authorization page, for `realmId` (the default
+   * realm when absent); throws for a realm that is not among the companies.
+   */
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string;
-  /** Forgets all codes, tokens, records and faults. */
+  /** Forgets all codes, tokens, records, counts and faults. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -82,6 +137,8 @@ const AUTHORIZE_PATH = '/connect/oauth2';
 const DECISION_PATH = '/connect/oauth2/decision';
 const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
 const REVOKE_PATH = '/v2/oauth2/tokens/revoke';
+const COMPANY_INFO_PATH = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/;
+const REALM_ID_PATTERN = /^\d+$/;
 
 const DEFAULT_CODE_LIFETIME_MS = 600_000;
 const DEFAULT_ACCESS_TOKEN_LIFETIME_S = 3600;
@@ -89,7 +146,7 @@ const DEFAULT_REFRESH_TOKEN_LIFETIME_S = 8_726_400;
 const DEFAULT_REALM_ID = '9130357766125098';
 /** Intuit's hard cap on a refresh token chain since 2025-11, counted from the first exchange. */
 const REFRESH_HARD_LIFETIME_S = 5 * 365 * 24 * 60 * 60;
-const COMPANY_NAME = 'Sandbox Company_US_1';
+const DEFAULT_COMPANY_NAME = 'Sandbox Company_US_1';
 const MAX_BODY_BYTES = 64 * 1024;
 
 type Client = EmulatorOptions['clients'][number];
@@ -98,6 +155,7 @@ type Socket = IncomingMessage['socket'];
 /** Everything one consent (or issueCode) produced; revoking it kills every token derived from it. */
 interface Grant {
   readonly clientId: string;
+  readonly realmId: string;
   readonly hardExpiresAt: number;
   revoked: boolean;
 }
@@ -105,6 +163,7 @@ interface Grant {
 interface CodeEntry {
   readonly clientId: string;
   readonly redirectUri: string;
+  readonly realmId: string;
   readonly expiresAt: number;
   used: boolean;
   /** Set by the exchange that succeeded, so a replay knows what to revoke. */
@@ -119,16 +178,39 @@ interface TokenEntry {
   rotated: boolean;
 }
 
-interface TokenResult {
+interface JsonAnswer {
   status: number;
   body: Record<string, unknown>;
   outcome: string;
+}
+
+/** A fault as set, with the number of requests it still affects (null: until cleared). */
+interface ArmedFault<Mode extends string> {
+  readonly mode: Mode;
+  readonly latencyMs: number;
+  remaining: number | null;
 }
 
 /** What one request contributes to the log line: the status (or why there is none) and an outcome. */
 type LogResult = [status: number | 'no-response', detail: string];
 
 class BodyTooLargeError extends Error {}
+
+function armFault<Mode extends string>(f: {
+  mode: Mode | 'none';
+  latencyMs?: number;
+  times?: number;
+}): ArmedFault<Mode> | null {
+  if (f.mode === 'none' || (f.times !== undefined && f.times <= 0)) return null;
+  return { mode: f.mode as Mode, latencyMs: f.latencyMs ?? 0, remaining: f.times ?? null };
+}
+
+/** Counts one affected request; true when that was the fault's last. */
+function spendOnce(fault: ArmedFault<string>): boolean {
+  if (fault.remaining === null) return false;
+  fault.remaining -= 1;
+  return fault.remaining <= 0;
+}
 
 const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 const randomToken = (bytes: number): string => randomBytes(bytes).toString('base64url');
@@ -193,22 +275,34 @@ ${content}
 }
 
 function renderConsentPage(p: {
+  appName: string;
   clientId: string;
   redirectUri: string;
   state: string;
   scope: string;
+  companies: ReadonlyMap<string, string>;
+  defaultRealmId: string;
 }): string {
   const hidden = (name: string, value: string): string =>
     `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+  // No whitespace between options, so the select's text is just the company names.
+  const options = [...p.companies]
+    .map(
+      ([realmId, name]) =>
+        `<option value="${realmId}"${realmId === p.defaultRealmId ? ' selected' : ''}>${escapeHtml(name)}</option>`,
+    )
+    .join('');
   return renderPage(
     'Connect to QuickBooks - Intuit emulator',
-    `<h1>Intuit emulator — ${escapeHtml(p.clientId)} wants to connect to ${COMPANY_NAME}</h1>
+    `<h1>Intuit emulator — ${escapeHtml(p.appName)} wants to connect to your QuickBooks company</h1>
 <p>Requested access: <code>${escapeHtml(p.scope)}</code></p>
 <form method="post" action="${DECISION_PATH}">
 ${hidden('client_id', p.clientId)}
 ${hidden('redirect_uri', p.redirectUri)}
 ${hidden('state', p.state)}
 ${hidden('scope', p.scope)}
+<p><label for="realm_id">Company</label>
+<select id="realm_id" name="realm_id">${options}</select></p>
 <button name="decision" value="allow">Connect</button>
 <button name="decision" value="deny">Cancel</button>
 </form>`,
@@ -229,12 +323,18 @@ class Emulator implements IntuitEmulator {
   private readonly accessTokenLifetimeS: number;
   private readonly refreshTokenLifetimeS: number;
   private readonly realmId: string;
+  /** realmId -> CompanyName, the default realm first. */
+  private readonly companies: ReadonlyMap<string, string>;
+  private readonly appName: string | undefined;
   private readonly log: (line: string) => void;
 
   private codes = new Map<string, CodeEntry>();
   private tokens = new Map<string, TokenEntry>();
   private records: TokenRequestRecord[] = [];
-  private fault: { mode: FaultMode; latencyMs: number; remaining: number | null } | null = null;
+  private companyInfoRecords: CompanyInfoRequestRecord[] = [];
+  private revocationCount = 0;
+  private fault: ArmedFault<FaultMode> | null = null;
+  private companyInfoFault: ArmedFault<CompanyInfoFaultMode> | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private closing: Promise<void> | null = null;
@@ -250,6 +350,16 @@ class Emulator implements IntuitEmulator {
     this.accessTokenLifetimeS = opts.accessTokenLifetimeS ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S;
     this.refreshTokenLifetimeS = opts.refreshTokenLifetimeS ?? DEFAULT_REFRESH_TOKEN_LIFETIME_S;
     this.realmId = opts.realmId ?? DEFAULT_REALM_ID;
+    const companies = opts.companies ?? {};
+    this.companies = new Map([
+      [this.realmId, companies[this.realmId] ?? DEFAULT_COMPANY_NAME],
+      ...Object.entries(companies).filter(([realmId]) => realmId !== this.realmId),
+    ]);
+    // A realm that is not all digits could never pass the CompanyInfo route; refuse it up front.
+    for (const realmId of this.companies.keys()) {
+      if (!REALM_ID_PATTERN.test(realmId)) throw new Error('Intuit emulator: realm ids must be digits');
+    }
+    this.appName = opts.appName;
     this.log = opts.log ?? (() => {});
 
     server.on('connection', (socket: Socket) => {
@@ -277,6 +387,10 @@ class Emulator implements IntuitEmulator {
     return `${this.url}${REVOKE_PATH}`;
   }
 
+  get apiBaseUrl(): string {
+    return this.url;
+  }
+
   async listen(port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -294,19 +408,31 @@ class Emulator implements IntuitEmulator {
   }
 
   setFault(f: Fault): void {
-    if (f.mode === 'none' || (f.times !== undefined && f.times <= 0)) {
-      this.fault = null;
-      return;
-    }
-    this.fault = { mode: f.mode, latencyMs: f.latencyMs ?? 0, remaining: f.times ?? null };
+    this.fault = armFault(f);
   }
 
   clearFault(): void {
     this.fault = null;
   }
 
+  setCompanyInfoFault(f: CompanyInfoFault): void {
+    this.companyInfoFault = armFault(f);
+  }
+
+  clearCompanyInfoFault(): void {
+    this.companyInfoFault = null;
+  }
+
   tokenRequests(): TokenRequestRecord[] {
     return this.records.map((r) => ({ ...r }));
+  }
+
+  companyInfoRequests(): CompanyInfoRequestRecord[] {
+    return this.companyInfoRecords.map((r) => ({ ...r }));
+  }
+
+  revocationRequests(): number {
+    return this.revocationCount;
   }
 
   exchangeCount(codeHash?: string): number {
@@ -330,14 +456,19 @@ class Emulator implements IntuitEmulator {
     if (!client.redirectUris.includes(opts.redirectUri)) {
       throw new Error('issueCode: redirectUri is not registered for this client');
     }
-    return this.mintCode(client.clientId, opts.redirectUri);
+    const realmId = opts.realmId ?? this.realmId;
+    if (!this.companies.has(realmId)) throw new Error('issueCode: realmId is not one of the companies');
+    return this.mintCode(client.clientId, opts.redirectUri, realmId);
   }
 
   reset(): void {
     this.codes = new Map();
     this.tokens = new Map();
     this.records = [];
+    this.companyInfoRecords = [];
+    this.revocationCount = 0;
     this.fault = null;
+    this.companyInfoFault = null;
   }
 
   close(): Promise<void> {
@@ -363,11 +494,12 @@ class Emulator implements IntuitEmulator {
     );
   }
 
-  private mintCode(clientId: string, redirectUri: string): string {
+  private mintCode(clientId: string, redirectUri: string, realmId: string): string {
     const code = randomToken(32);
     this.codes.set(code, {
       clientId,
       redirectUri,
+      realmId,
       expiresAt: Date.now() + this.codeLifetimeMs,
       used: false,
       grant: null,
@@ -396,8 +528,15 @@ class Emulator implements IntuitEmulator {
         return logLine(...(await this.handleToken(req, res)));
       }
       if (path === REVOKE_PATH) {
+        this.revocationCount += 1;
         if (!this.allowMethod(req, res, 'POST')) return logLine(405, 'method_not_allowed');
         return logLine(...this.handleRevoke(req, await readBody(req), res));
+      }
+      const companyInfoPath = COMPANY_INFO_PATH.exec(path);
+      if (companyInfoPath) {
+        return logLine(
+          ...(await this.handleCompanyInfo(req, res, companyInfoPath[1] ?? '', companyInfoPath[2] ?? '')),
+        );
       }
       sendJson(res, 404, { error: 'not_found' });
       return logLine(404, 'not_found');
@@ -449,7 +588,19 @@ class Emulator implements IntuitEmulator {
       redirectWith(res, redirectUri, { error: 'invalid_request', state });
       return [302, 'invalid_request'];
     }
-    sendHtml(res, 200, renderConsentPage({ clientId, redirectUri, state, scope }));
+    sendHtml(
+      res,
+      200,
+      renderConsentPage({
+        appName: this.appName ?? clientId,
+        clientId,
+        redirectUri,
+        state,
+        scope,
+        companies: this.companies,
+        defaultRealmId: this.realmId,
+      }),
+    );
     return [200, 'consent_page'];
   }
 
@@ -472,12 +623,17 @@ class Emulator implements IntuitEmulator {
       sendHtml(res, 400, renderErrorPage('Choose Connect or Cancel.'));
       return [400, 'invalid_decision'];
     }
+    const realmId = form.get('realm_id') ?? this.realmId;
+    if (!this.companies.has(realmId)) {
+      sendHtml(res, 400, renderErrorPage('The chosen company (realm_id) is unknown.'));
+      return [400, 'unknown_realm'];
+    }
     if ((form.get('scope') ?? '').trim() === '') {
       redirectWith(res, redirectUri, { error: 'invalid_request', state });
       return [302, 'invalid_request'];
     }
-    const code = this.mintCode(clientId, redirectUri);
-    redirectWith(res, redirectUri, { code, state, realmId: this.realmId });
+    const code = this.mintCode(clientId, redirectUri, realmId);
+    redirectWith(res, redirectUri, { code, state, realmId });
     return [302, `code_issued code_sha256=${sha256Hex(code).slice(0, 8)}`];
   }
 
@@ -547,13 +703,15 @@ class Emulator implements IntuitEmulator {
     }
   }
 
-  private takeFault(): { mode: FaultMode; latencyMs: number } | null {
+  private takeFault(): ArmedFault<FaultMode> | null {
     const fault = this.fault;
-    if (fault === null) return null;
-    if (fault.remaining !== null) {
-      fault.remaining -= 1;
-      if (fault.remaining <= 0) this.fault = null;
-    }
+    if (fault !== null && spendOnce(fault)) this.fault = null;
+    return fault;
+  }
+
+  private takeCompanyInfoFault(): ArmedFault<CompanyInfoFaultMode> | null {
+    const fault = this.companyInfoFault;
+    if (fault !== null && spendOnce(fault)) this.companyInfoFault = null;
     return fault;
   }
 
@@ -578,7 +736,7 @@ class Emulator implements IntuitEmulator {
     return client;
   }
 
-  private processTokenRequest(req: IncomingMessage, form: URLSearchParams): TokenResult {
+  private processTokenRequest(req: IncomingMessage, form: URLSearchParams): JsonAnswer {
     const client = this.authenticate(req.headers.authorization);
     if (!client) return { status: 401, body: { error: 'invalid_client' }, outcome: 'invalid_client' };
     const withHardCap = req.headers['x-include-refresh-token-hard-expires-in'] === 'true';
@@ -589,7 +747,7 @@ class Emulator implements IntuitEmulator {
     return { status: 400, body: { error: 'unsupported_grant_type' }, outcome: 'unsupported_grant_type' };
   }
 
-  private exchangeCode(client: Client, form: URLSearchParams, withHardCap: boolean): TokenResult {
+  private exchangeCode(client: Client, form: URLSearchParams, withHardCap: boolean): JsonAnswer {
     const code = form.get('code');
     const redirectUri = form.get('redirect_uri');
     if (!code || !redirectUri) return invalidRequest('code or redirect_uri missing');
@@ -608,6 +766,7 @@ class Emulator implements IntuitEmulator {
     const now = Date.now();
     const grant: Grant = {
       clientId: client.clientId,
+      realmId: entry.realmId,
       hardExpiresAt: now + REFRESH_HARD_LIFETIME_S * 1000,
       revoked: false,
     };
@@ -615,7 +774,7 @@ class Emulator implements IntuitEmulator {
     return { status: 200, body: this.issueTokens(grant, now, withHardCap), outcome: 'issued' };
   }
 
-  private refresh(client: Client, form: URLSearchParams, withHardCap: boolean): TokenResult {
+  private refresh(client: Client, form: URLSearchParams, withHardCap: boolean): JsonAnswer {
     const refreshToken = form.get('refresh_token');
     if (!refreshToken) return invalidRequest('refresh_token missing');
     const entry = this.tokens.get(refreshToken);
@@ -657,6 +816,121 @@ class Emulator implements IntuitEmulator {
     };
   }
 
+  private async handleCompanyInfo(
+    req: IncomingMessage,
+    res: ServerResponse,
+    realmId: string,
+    pathRealmId: string,
+  ): Promise<LogResult> {
+    const minorVersion = new URL(req.url ?? '/', this.url).searchParams.get('minorversion');
+    const record: CompanyInfoRequestRecord = {
+      realmId,
+      ...(minorVersion === null ? {} : { minorVersion }),
+      at: Date.now(),
+      status: 0,
+      outcome: 'pending',
+    };
+    this.companyInfoRecords.push(record);
+    const finish = (status: number, outcome: string): LogResult => {
+      record.status = status;
+      record.outcome = outcome;
+      // The path is the caller's text; only a well-formed realm id is repeated in the detail.
+      const realm = REALM_ID_PATTERN.test(realmId) ? realmId : 'invalid';
+      return [status === 0 ? 'no-response' : status, `realm=${realm} ${outcome}`];
+    };
+    if (!this.allowMethod(req, res, 'GET')) return finish(405, 'method_not_allowed');
+
+    const answer = (): LogResult => {
+      const result = this.companyInfo(req.headers.authorization, realmId, pathRealmId);
+      if (result.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+      sendJson(res, result.status, result.body);
+      return finish(result.status, result.outcome);
+    };
+    const fault = this.takeCompanyInfoFault();
+    switch (fault?.mode) {
+      case undefined:
+      case 'none':
+        return answer();
+      case 'latency':
+        await this.sleep(fault.latencyMs);
+        return answer();
+      case 'status401':
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        sendJson(res, 401, authenticationFault());
+        return finish(401, 'fault:status401');
+      case 'status403':
+        sendJson(res, 403, authorizationFault());
+        return finish(403, 'fault:status403');
+      case 'wrong-cluster':
+        sendJson(res, 403, {
+          Fault: {
+            Error: [
+              {
+                Message: 'message=Accessing Wrong Cluster; errorCode=007001; statusCode=403',
+                code: '007001',
+              },
+            ],
+            type: 'SERVICE',
+          },
+        });
+        return finish(403, 'fault:wrong-cluster');
+      case 'status500':
+        sendHtml(res, 500, renderErrorPage('Internal Server Error'));
+        return finish(500, 'fault:status500');
+      case 'status503':
+        sendHtml(res, 503, renderErrorPage('Service Unavailable'));
+        return finish(503, 'fault:status503');
+      case 'status429':
+        res.setHeader('Retry-After', '1');
+        sendJson(res, 429, { fault: { error: [{ message: 'ThrottleExceeded', code: '003001' }] } });
+        return finish(429, 'fault:status429');
+      case 'hang':
+        // close() destroys the socket.
+        return finish(0, 'fault:hang');
+      case 'reset':
+        res.destroy();
+        return finish(0, 'fault:reset');
+    }
+  }
+
+  /** The token is judged before the realm, so a dead token answers 401 whichever company it names. */
+  private companyInfo(authorization: string | undefined, realmId: string, pathRealmId: string): JsonAnswer {
+    if (!REALM_ID_PATTERN.test(realmId) || realmId !== pathRealmId) {
+      return {
+        status: 400,
+        body: {
+          Fault: { Error: [{ Message: 'Invalid company id', code: '4000' }], type: 'ValidationFault' },
+        },
+        outcome: 'bad_request',
+      };
+    }
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    const entry = token === undefined ? undefined : this.tokens.get(token);
+    if (token === undefined || entry === undefined || !this.isAccessTokenActive(token)) {
+      return { status: 401, body: authenticationFault(), outcome: 'invalid_token' };
+    }
+    const companyName = this.companies.get(realmId);
+    if (entry.grant.realmId !== realmId || companyName === undefined) {
+      return { status: 403, body: authorizationFault(), outcome: 'realm_mismatch' };
+    }
+    return {
+      status: 200,
+      body: {
+        CompanyInfo: {
+          CompanyName: companyName,
+          LegalName: companyName,
+          Id: '1',
+          Country: 'US',
+          SyncToken: '0',
+          domain: 'QBO',
+          sparse: false,
+        },
+        time: new Date().toISOString(),
+      },
+      outcome: 'ok',
+    };
+  }
+
   private handleRevoke(req: IncomingMessage, body: string, res: ServerResponse): LogResult {
     const client = this.authenticate(req.headers.authorization);
     if (!client) {
@@ -692,7 +966,41 @@ function parseRevokeToken(contentType: string, body: string): string | null {
   return typeof token === 'string' && token !== '' ? token : null;
 }
 
-function invalidGrant(reason: string, description?: string): TokenResult {
+/** Intuit's answer to a missing, unknown, expired or revoked access token (lower-case keys, as Intuit sends). */
+function authenticationFault(): Record<string, unknown> {
+  return {
+    fault: {
+      error: [
+        {
+          message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
+          detail: 'Token invalid',
+          code: '3200',
+        },
+      ],
+      type: 'AUTHENTICATION',
+    },
+    time: new Date().toISOString(),
+  };
+}
+
+/** Intuit's answer to a good token presented for a company it was not granted. */
+function authorizationFault(): Record<string, unknown> {
+  return {
+    Fault: {
+      Error: [
+        {
+          Message: 'message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403',
+          Detail: 'The application is not authorized for this company',
+          code: '003100',
+        },
+      ],
+      type: 'SERVICE',
+    },
+    time: new Date().toISOString(),
+  };
+}
+
+function invalidGrant(reason: string, description?: string): JsonAnswer {
   return {
     status: 400,
     body: description
@@ -702,7 +1010,7 @@ function invalidGrant(reason: string, description?: string): TokenResult {
   };
 }
 
-function invalidRequest(reason: string): TokenResult {
+function invalidRequest(reason: string): JsonAnswer {
   return { status: 400, body: { error: 'invalid_request' }, outcome: `invalid_request:${reason}` };
 }
 

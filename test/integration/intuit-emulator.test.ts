@@ -16,7 +16,49 @@ const OTHER_CLIENT = {
 };
 const REDIRECT_URI = 'https://app.example.com/callback';
 const REALM_ID = '4620816365212345678';
+const OTHER_REALM_ID = '9341453217788990';
+const OTHER_COMPANY = "Craig's Design and Landscaping Services";
 const TID = /^1-[0-9a-f]{24}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const AUTHENTICATION_FAULT = {
+  fault: {
+    error: [
+      {
+        message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
+        detail: 'Token invalid',
+        code: '3200',
+      },
+    ],
+    type: 'AUTHENTICATION',
+  },
+  time: expect.stringMatching(ISO_TIME),
+};
+const AUTHORIZATION_FAULT = {
+  Fault: {
+    Error: [
+      {
+        Message: 'message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403',
+        Detail: 'The application is not authorized for this company',
+        code: '003100',
+      },
+    ],
+    type: 'SERVICE',
+  },
+  time: expect.stringMatching(ISO_TIME),
+};
+const companyInfoOf = (name: string): Record<string, unknown> => ({
+  CompanyInfo: {
+    CompanyName: name,
+    LegalName: name,
+    Id: '1',
+    Country: 'US',
+    SyncToken: '0',
+    domain: 'QBO',
+    sparse: false,
+  },
+  time: expect.stringMatching(ISO_TIME),
+});
 
 const http = axios.create({ validateStatus: () => true, maxRedirects: 0 });
 
@@ -38,7 +80,12 @@ interface TokenBody {
 }
 
 async function start(overrides: Partial<EmulatorOptions> = {}): Promise<IntuitEmulator> {
-  return startIntuitEmulator({ clients: [CLIENT, OTHER_CLIENT], realmId: REALM_ID, ...overrides });
+  return startIntuitEmulator({
+    clients: [CLIENT, OTHER_CLIENT],
+    realmId: REALM_ID,
+    companies: { [OTHER_REALM_ID]: OTHER_COMPANY },
+    ...overrides,
+  });
 }
 
 function tokenRequest(
@@ -89,6 +136,37 @@ function revoke(
     { token },
     { headers: { Authorization: auth, Accept: 'application/json' }, responseType: 'text' },
   );
+}
+
+function companyInfo(
+  emulator: IntuitEmulator,
+  realmId: string,
+  accessToken: string | null,
+  opts: { pathRealmId?: string; minorVersion?: string; method?: 'GET' | 'POST'; timeout?: number } = {},
+): Promise<AxiosResponse<unknown>> {
+  const query = opts.minorVersion === undefined ? '' : `?minorversion=${opts.minorVersion}`;
+  return http.request({
+    method: opts.method ?? 'GET',
+    url: `${emulator.apiBaseUrl}/v3/company/${realmId}/companyinfo/${opts.pathRealmId ?? realmId}${query}`,
+    headers: {
+      Accept: 'application/json',
+      ...(accessToken === null ? {} : { Authorization: `Bearer ${accessToken}` }),
+    },
+    ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }),
+  });
+}
+
+/** An exchanged connection, as the connector holds it right after the callback. */
+async function connect(
+  emulator: IntuitEmulator,
+  realmId?: string,
+): Promise<{ accessToken: string; refreshToken: string }> {
+  const code = emulator.issueCode({
+    clientId: CLIENT.clientId,
+    redirectUri: REDIRECT_URI,
+    ...(realmId === undefined ? {} : { realmId }),
+  });
+  return tokensOf(await exchange(emulator, code));
 }
 
 function tokensOf(res: AxiosResponse<TokenBody>): { accessToken: string; refreshToken: string } {
@@ -162,6 +240,7 @@ describe('Intuit OAuth emulator', () => {
       expect(emulator.authorizationEndpoint).toBe(`${emulator.url}/connect/oauth2`);
       expect(emulator.tokenEndpoint).toBe(`${emulator.url}/oauth2/v1/tokens/bearer`);
       expect(emulator.revocationEndpoint).toBe(`${emulator.url}/v2/oauth2/tokens/revoke`);
+      expect(emulator.apiBaseUrl).toBe(emulator.url);
     });
   });
 
@@ -180,7 +259,7 @@ describe('Intuit OAuth emulator', () => {
       expect(html).toMatch(/<title>[^<]+<\/title>/);
       expect(html).toMatch(/<main>[\s\S]*<\/main>/);
       expect(html).toContain(
-        `<h1>Intuit emulator — ${CLIENT.clientId} wants to connect to Sandbox Company_US_1</h1>`,
+        `<h1>Intuit emulator — ${CLIENT.clientId} wants to connect to your QuickBooks company</h1>`,
       );
       expect(html).toContain('<form method="post" action="/connect/oauth2/decision">');
       expect(html).toContain(`<input type="hidden" name="client_id" value="${CLIENT.clientId}">`);
@@ -415,6 +494,18 @@ describe('Intuit OAuth emulator', () => {
       expect(shortLived.isAccessTokenActive(accessToken)).toBe(false);
       expect((await refresh(shortLived, refreshToken)).status).toBe(200);
     });
+
+    it('answers CompanyInfo with 401 AuthenticationFailed for it', async () => {
+      const { accessToken } = await connect(shortLived);
+      expect((await companyInfo(shortLived, REALM_ID, accessToken)).status).toBe(200);
+      await sleep(1100);
+
+      const res = await companyInfo(shortLived, REALM_ID, accessToken);
+
+      expect(res.status).toBe(401);
+      expect(res.data).toEqual(AUTHENTICATION_FAULT);
+      expect(shortLived.companyInfoRequests().map((r) => r.outcome)).toEqual(['ok', 'invalid_token']);
+    });
   });
 
   describe('given bad client credentials', () => {
@@ -565,9 +656,17 @@ describe('Intuit OAuth emulator', () => {
         await http.get(`${emulator.url}/no/such/route`),
         await http.get(emulator.tokenEndpoint),
       ];
+      const { accessToken } = await connect(emulator);
+      responses.push(
+        await companyInfo(emulator, REALM_ID, accessToken),
+        await companyInfo(emulator, OTHER_REALM_ID, accessToken),
+        await companyInfo(emulator, REALM_ID, 'not-a-token'),
+        await companyInfo(emulator, REALM_ID, accessToken, { pathRealmId: OTHER_REALM_ID }),
+        await companyInfo(emulator, REALM_ID, accessToken, { method: 'POST' }),
+      );
 
       expect(responses.map((r) => r.status)).toEqual([
-        200, 400, 302, 302, 302, 503, 200, 400, 401, 200, 401, 404, 405,
+        200, 400, 302, 302, 302, 503, 200, 400, 401, 200, 401, 404, 405, 200, 403, 401, 400, 405,
       ]);
       const tids = responses.map((r) => String(r.headers['intuit_tid']));
       for (const tid of tids) expect(tid).toMatch(TID);
@@ -721,18 +820,26 @@ describe('Intuit OAuth emulator', () => {
       expect(emulator.exchangeCount(sha256('another code'))).toBe(0);
     });
 
-    it('forgets records, codes, tokens and faults on reset()', async () => {
+    it('forgets records, counts, codes, tokens and both kinds of fault on reset()', async () => {
       const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
       const { accessToken } = tokensOf(await exchange(emulator, code));
+      await companyInfo(emulator, REALM_ID, accessToken);
+      await revoke(emulator, 'whatever');
       emulator.setFault({ mode: 'status500' });
+      emulator.setCompanyInfoFault({ mode: 'status503' });
+      expect(emulator.companyInfoRequests()).toHaveLength(1);
+      expect(emulator.revocationRequests()).toBe(1);
 
       emulator.reset();
 
       expect(emulator.tokenRequests()).toEqual([]);
+      expect(emulator.companyInfoRequests()).toEqual([]);
+      expect(emulator.revocationRequests()).toBe(0);
       expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
       const res = await exchange(emulator, code);
       expect(res.status).toBe(400);
       expect(res.data.error).toBe('invalid_grant');
+      expect((await companyInfo(emulator, REALM_ID, (await connect(emulator)).accessToken)).status).toBe(200);
     });
 
     it('never writes codes, tokens, secrets or state values to its log', async () => {
@@ -742,11 +849,12 @@ describe('Intuit OAuth emulator', () => {
       await http.get(authorizeUrl(emulator, { state: 'secret-state-value' }));
       const { accessToken, refreshToken } = tokensOf(await exchange(emulator, code));
       const rotated = tokensOf(await refresh(emulator, refreshToken));
+      await companyInfo(emulator, REALM_ID, rotated.accessToken);
       await revoke(emulator, rotated.refreshToken);
       await exchange(emulator, code);
 
       const log = logLines.join('\n');
-      expect(logLines.length).toBeGreaterThanOrEqual(6);
+      expect(logLines.length).toBeGreaterThanOrEqual(7);
       for (const secret of [
         code,
         accessToken,
@@ -759,6 +867,440 @@ describe('Intuit OAuth emulator', () => {
         expect(log).not.toContain(secret);
       }
       expect(log).toContain(sha256(code).slice(0, 8));
+    });
+  });
+
+  describe('given several companies to choose from on the consent page', () => {
+    it('lists them in a labelled select, with the default realm first and preselected', async () => {
+      const res = await http.get<string>(authorizeUrl(emulator, {}), { responseType: 'text' });
+
+      expect(res.status).toBe(200);
+      expect(res.data).toContain('<label for="realm_id">Company</label>');
+      expect(res.data).toContain(
+        '<select id="realm_id" name="realm_id">' +
+          `<option value="${REALM_ID}" selected>Sandbox Company_US_1</option>` +
+          `<option value="${OTHER_REALM_ID}">Craig&#39;s Design and Landscaping Services</option>` +
+          '</select>',
+      );
+    });
+
+    it('names the app by its configured name, escaped, instead of its client id', async () => {
+      const own = await start({ appName: 'Acme <Books>' });
+      try {
+        const res = await http.get<string>(authorizeUrl(own, {}), { responseType: 'text' });
+
+        expect(res.status).toBe(200);
+        expect(res.data).toContain(
+          '<h1>Intuit emulator — Acme &#60;Books&#62; wants to connect to your QuickBooks company</h1>',
+        );
+        expect(res.data).not.toContain(`${CLIENT.clientId} wants`);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('redirects with the chosen realm as realmId, and the tokens belong to that company', async () => {
+      const res = await decide(emulator, { decision: 'allow', realm_id: OTHER_REALM_ID });
+
+      expect(res.status).toBe(302);
+      const location = locationOf(res);
+      expect(location.searchParams.get('realmId')).toBe(OTHER_REALM_ID);
+      const { accessToken } = tokensOf(await exchange(emulator, location.searchParams.get('code') ?? ''));
+      const own = await companyInfo(emulator, OTHER_REALM_ID, accessToken);
+      expect(own.status).toBe(200);
+      expect(own.data).toEqual(companyInfoOf(OTHER_COMPANY));
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(403);
+    });
+
+    it('binds the code to the default realm when the decision names none', async () => {
+      const res = await decide(emulator, { decision: 'allow' });
+
+      expect(locationOf(res).searchParams.get('realmId')).toBe(REALM_ID);
+      const { accessToken } = tokensOf(
+        await exchange(emulator, locationOf(res).searchParams.get('code') ?? ''),
+      );
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(200);
+      expect((await companyInfo(emulator, OTHER_REALM_ID, accessToken)).status).toBe(403);
+    });
+
+    it.each([
+      ['a realm id that is not among the companies', '1234567890'],
+      ['a realm id that is not all digits', `${REALM_ID}x`],
+      ['an empty realm id', ''],
+    ])('shows a 400 error page and does not redirect for %s', async (_label, realmId) => {
+      logLines.length = 0;
+
+      const res = await decide(emulator, { decision: 'allow', realm_id: realmId });
+
+      expect(res.status).toBe(400);
+      expect(res.headers['location']).toBeUndefined();
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.data).toContain('The chosen company (realm_id) is unknown.');
+      expect(logLines.join('\n')).toContain('unknown_realm');
+    });
+
+    it('still redirects with access_denied when a user with an unknown realm cancels', async () => {
+      const res = await decide(emulator, { decision: 'deny', realm_id: '1234567890' });
+
+      expect(res.status).toBe(302);
+      expect(locationOf(res).searchParams.get('error')).toBe('access_denied');
+      expect(locationOf(res).searchParams.has('realmId')).toBe(false);
+    });
+
+    it('keeps the default realm among the companies when only others are given', async () => {
+      const own = await start({ companies: { '123456': 'Only Other Inc' } });
+      try {
+        const res = await http.get<string>(authorizeUrl(own, {}), { responseType: 'text' });
+
+        expect(res.data).toContain(
+          `<option value="${REALM_ID}" selected>Sandbox Company_US_1</option>` +
+            '<option value="123456">Only Other Inc</option>',
+        );
+        expect(locationOf(await decide(own, { decision: 'allow' })).searchParams.get('realmId')).toBe(
+          REALM_ID,
+        );
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('refuses to start with a realm id that is not all digits', async () => {
+      await expect(start({ companies: { 'realm-1': 'Bad Realm' } })).rejects.toThrow(
+        'Intuit emulator: realm ids must be digits',
+      );
+      await expect(start({ realmId: 'abc' })).rejects.toThrow('Intuit emulator: realm ids must be digits');
+    });
+  });
+
+  describe('given a code minted by issueCode for a realm', () => {
+    it('binds the tokens to that realm, and to the default realm when none is named', async () => {
+      const other = await connect(emulator, OTHER_REALM_ID);
+      const fallback = await connect(emulator);
+
+      expect((await companyInfo(emulator, OTHER_REALM_ID, other.accessToken)).status).toBe(200);
+      expect((await companyInfo(emulator, REALM_ID, other.accessToken)).status).toBe(403);
+      expect((await companyInfo(emulator, REALM_ID, fallback.accessToken)).status).toBe(200);
+      expect((await companyInfo(emulator, OTHER_REALM_ID, fallback.accessToken)).status).toBe(403);
+    });
+
+    it('throws for a realm that is not among the companies', () => {
+      expect(() =>
+        emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI, realmId: '1234567890' }),
+      ).toThrow('issueCode: realmId is not one of the companies');
+    });
+  });
+
+  describe('given a CompanyInfo request with an active access token', () => {
+    it('answers 200 with the company for its own realm and records the minorversion', async () => {
+      const { accessToken } = await connect(emulator);
+      const before = Date.now();
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken, { minorVersion: '75' });
+
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['intuit_tid']).toMatch(TID);
+      expect(res.data).toEqual(companyInfoOf('Sandbox Company_US_1'));
+      const records = emulator.companyInfoRequests();
+      expect(records).toEqual([
+        { realmId: REALM_ID, minorVersion: '75', at: expect.any(Number), status: 200, outcome: 'ok' },
+      ]);
+      expect(records[0]?.at).toBeGreaterThanOrEqual(before);
+    });
+
+    it('records no minorVersion when none is sent', async () => {
+      const { accessToken } = await connect(emulator);
+
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(200);
+
+      expect(emulator.companyInfoRequests()[0]).not.toHaveProperty('minorVersion');
+    });
+
+    it('answers 403 ApplicationAuthorizationFailed (003100) for a token of another company', async () => {
+      const { accessToken } = await connect(emulator, OTHER_REALM_ID);
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(res.status).toBe(403);
+      expect(res.data).toEqual(AUTHORIZATION_FAULT);
+      expect(res.headers['intuit_tid']).toMatch(TID);
+      expect(emulator.companyInfoRequests()).toMatchObject([
+        { realmId: REALM_ID, status: 403, outcome: 'realm_mismatch' },
+      ]);
+    });
+
+    it("keeps the grant's realm across refreshes", async () => {
+      const first = await connect(emulator, OTHER_REALM_ID);
+      const second = tokensOf(await refresh(emulator, first.refreshToken));
+
+      const own = await companyInfo(emulator, OTHER_REALM_ID, second.accessToken);
+
+      expect(own.status).toBe(200);
+      expect(own.data).toEqual(companyInfoOf(OTHER_COMPANY));
+      expect((await companyInfo(emulator, REALM_ID, second.accessToken)).status).toBe(403);
+    });
+
+    it.each([
+      ['the two path ids differ', REALM_ID, OTHER_REALM_ID],
+      ['the first path id is not digits', 'abc', REALM_ID],
+      ['both path ids are the same non-digits', 'abc', 'abc'],
+    ])('answers 400 ValidationFault when %s', async (_label, realmId, pathRealmId) => {
+      const { accessToken } = await connect(emulator);
+
+      const res = await companyInfo(emulator, realmId, accessToken, { pathRealmId });
+
+      expect(res.status).toBe(400);
+      expect(res.data).toEqual({
+        Fault: { Error: [{ Message: 'Invalid company id', code: '4000' }], type: 'ValidationFault' },
+      });
+      expect(emulator.companyInfoRequests()).toMatchObject([
+        { realmId, status: 400, outcome: 'bad_request' },
+      ]);
+    });
+
+    it('answers 405 with Allow: GET to another method', async () => {
+      const { accessToken } = await connect(emulator);
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken, { method: 'POST' });
+
+      expect(res.status).toBe(405);
+      expect(res.headers['allow']).toBe('GET');
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 405, outcome: 'method_not_allowed' }]);
+    });
+  });
+
+  describe('given a CompanyInfo request without a usable access token', () => {
+    const expectAuthenticationFailed = (res: AxiosResponse<unknown>): void => {
+      expect(res.status).toBe(401);
+      expect(res.data).toEqual(AUTHENTICATION_FAULT);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+      expect(res.headers['intuit_tid']).toMatch(TID);
+    };
+
+    it.each([
+      ['no Authorization header', null],
+      ['a token the emulator never issued', 'never-issued-access-token'],
+    ])('answers 401 AuthenticationFailed (3200) for %s', async (_label, token) => {
+      await connect(emulator);
+
+      expectAuthenticationFailed(await companyInfo(emulator, REALM_ID, token));
+      expect(emulator.companyInfoRequests()).toMatchObject([
+        { realmId: REALM_ID, status: 401, outcome: 'invalid_token' },
+      ]);
+    });
+
+    it('answers 401 for a non-Bearer Authorization scheme', async () => {
+      const { accessToken } = await connect(emulator);
+
+      const res = await http.get(`${emulator.apiBaseUrl}/v3/company/${REALM_ID}/companyinfo/${REALM_ID}`, {
+        headers: { Authorization: `Basic ${accessToken}` },
+      });
+
+      expectAuthenticationFailed(res);
+    });
+
+    it('answers 401 for the refresh token rotated away by a refresh, and for refresh tokens at all', async () => {
+      const first = await connect(emulator);
+      const second = tokensOf(await refresh(emulator, first.refreshToken));
+
+      expectAuthenticationFailed(await companyInfo(emulator, REALM_ID, first.refreshToken));
+      expectAuthenticationFailed(await companyInfo(emulator, REALM_ID, second.refreshToken));
+      expect((await companyInfo(emulator, REALM_ID, second.accessToken)).status).toBe(200);
+    });
+
+    it('answers 401 for a token whose connection was revoked, even when it names another company', async () => {
+      const { accessToken, refreshToken } = await connect(emulator);
+      expect((await revoke(emulator, refreshToken)).status).toBe(200);
+
+      expectAuthenticationFailed(await companyInfo(emulator, REALM_ID, accessToken));
+      expectAuthenticationFailed(await companyInfo(emulator, OTHER_REALM_ID, accessToken));
+    });
+
+    it('answers 401 for a token of a first exchange revoked by a replayed code', async () => {
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const { accessToken } = tokensOf(await exchange(emulator, code));
+      await exchange(emulator, code);
+
+      expectAuthenticationFailed(await companyInfo(emulator, REALM_ID, accessToken));
+    });
+  });
+
+  describe('given a fault on the CompanyInfo endpoint', () => {
+    it('latency: delays the answer, then answers normally', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'latency', latencyMs: 250 });
+      const started = Date.now();
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+      expect(res.status).toBe(200);
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 200, outcome: 'ok' }]);
+    });
+
+    it('status401: answers 401 AuthenticationFailed despite a good token', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'status401' });
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(res.status).toBe(401);
+      expect(res.data).toEqual(AUTHENTICATION_FAULT);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(true);
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 401, outcome: 'fault:status401' }]);
+    });
+
+    it("status403: answers 403 ApplicationAuthorizationFailed despite the token's own realm", async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'status403' });
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(res.status).toBe(403);
+      expect(res.data).toEqual(AUTHORIZATION_FAULT);
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 403, outcome: 'fault:status403' }]);
+    });
+
+    it('wrong-cluster: answers 403 Accessing Wrong Cluster (007001)', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'wrong-cluster' });
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(res.status).toBe(403);
+      expect(res.data).toEqual({
+        Fault: {
+          Error: [
+            { Message: 'message=Accessing Wrong Cluster; errorCode=007001; statusCode=403', code: '007001' },
+          ],
+          type: 'SERVICE',
+        },
+      });
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 403, outcome: 'fault:wrong-cluster' }]);
+    });
+
+    it.each([
+      ['status500', 500],
+      ['status503', 503],
+    ] as const)('%s: answers %i with an HTML error page', async (mode, status) => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode });
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.headers['intuit_tid']).toMatch(TID);
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status, outcome: `fault:${mode}` }]);
+    });
+
+    it('status429: answers 429 ThrottleExceeded with Retry-After', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'status429' });
+
+      const res = await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(res.status).toBe(429);
+      expect(res.data).toEqual({ fault: { error: [{ message: 'ThrottleExceeded', code: '003001' }] } });
+      expect(res.headers['retry-after']).toBe('1');
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 429, outcome: 'fault:status429' }]);
+    });
+
+    it('hang: never answers', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'hang', times: 1 });
+
+      const errorCode = await transportErrorCode(
+        companyInfo(emulator, REALM_ID, accessToken, { timeout: 300 }),
+      );
+
+      expect(errorCode).toBe('ECONNABORTED');
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(200);
+      expect(emulator.companyInfoRequests().map((r) => [r.status, r.outcome])).toEqual([
+        [0, 'fault:hang'],
+        [200, 'ok'],
+      ]);
+    });
+
+    it('reset: drops the connection without answering', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'reset', times: 1 });
+
+      const errorCode = await transportErrorCode(companyInfo(emulator, REALM_ID, accessToken));
+
+      expect(errorCode).toBe('ECONNRESET');
+      expect(emulator.companyInfoRequests()).toMatchObject([{ status: 0, outcome: 'fault:reset' }]);
+    });
+
+    it('with times: affects only that many requests, then clears itself', async () => {
+      const { accessToken } = await connect(emulator);
+      emulator.setCompanyInfoFault({ mode: 'status503', times: 2 });
+
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1)
+        statuses.push((await companyInfo(emulator, REALM_ID, accessToken)).status);
+
+      expect(statuses).toEqual([503, 503, 200]);
+    });
+
+    it('with times 0, or mode none, or after clearCompanyInfoFault(): answers normally', async () => {
+      const { accessToken } = await connect(emulator);
+      const statuses = [];
+
+      emulator.setCompanyInfoFault({ mode: 'status500', times: 0 });
+      statuses.push((await companyInfo(emulator, REALM_ID, accessToken)).status);
+      emulator.setCompanyInfoFault({ mode: 'status500' });
+      emulator.setCompanyInfoFault({ mode: 'none' });
+      statuses.push((await companyInfo(emulator, REALM_ID, accessToken)).status);
+      emulator.setCompanyInfoFault({ mode: 'status500' });
+      emulator.clearCompanyInfoFault();
+      statuses.push((await companyInfo(emulator, REALM_ID, accessToken)).status);
+
+      expect(statuses).toEqual([200, 200, 200]);
+    });
+
+    it('is separate from the token endpoint faults, both ways', async () => {
+      emulator.setCompanyInfoFault({ mode: 'status500' });
+      const { accessToken } = await connect(emulator);
+      emulator.clearCompanyInfoFault();
+      emulator.setFault({ mode: 'status500' });
+
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(200);
+      expect(emulator.tokenRequests().map((r) => r.status)).toEqual([200]);
+    });
+  });
+
+  describe('given requests to the revocation endpoint', () => {
+    it('counts every one, whatever its outcome, and nothing else', async () => {
+      const { refreshToken } = await connect(emulator);
+      await refresh(emulator, refreshToken);
+
+      await revoke(emulator, refreshToken);
+      await revoke(emulator, refreshToken, basic(CLIENT.clientId, 'wrong-secret'));
+      await http.post(emulator.revocationEndpoint, 'not json', {
+        headers: { Authorization: basic(CLIENT.clientId, CLIENT.clientSecret) },
+      });
+      const wrongMethod = await http.get(emulator.revocationEndpoint);
+
+      expect(wrongMethod.status).toBe(405);
+      expect(emulator.revocationRequests()).toBe(4);
+    });
+  });
+
+  describe('given CompanyInfo requests have been logged', () => {
+    it('names the realm and outcome on each line, never the token', async () => {
+      const { accessToken } = await connect(emulator, OTHER_REALM_ID);
+      logLines.length = 0;
+
+      await companyInfo(emulator, OTHER_REALM_ID, accessToken, { minorVersion: '75' });
+      await companyInfo(emulator, REALM_ID, accessToken);
+
+      expect(logLines).toEqual([
+        expect.stringContaining(`realm=${OTHER_REALM_ID} ok`),
+        expect.stringContaining(`realm=${REALM_ID} realm_mismatch`),
+      ]);
+      expect(logLines.join('\n')).not.toContain(accessToken);
     });
   });
 
