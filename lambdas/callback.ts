@@ -1,5 +1,6 @@
 /** Lambda entry for GET /callback. */
 import type { ConnectorRuntime } from './core/runtime';
+import { IntuitCompanyInfoClient } from './adapters/intuit-company-info-client';
 import { IntuitTokenClient } from './adapters/intuit-token-client';
 import { awsBaseRuntime, awsDependencies } from './handlers/aws-runtime';
 import { awsPageSettings, awsTelemetry } from './handlers/aws-settings';
@@ -13,9 +14,9 @@ export const handler = createCallbackHandler(
       ...base,
       tokenEndpoint: new IntuitTokenClient({
         tokenEndpoint: base.config.tokenEndpoint,
-        revocationEndpoint: base.config.revocationEndpoint,
         redirectUri: base.config.redirectUri,
       }),
+      companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: base.config.qboApiBaseUrl }),
     };
   }),
   telemetry,

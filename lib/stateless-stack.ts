@@ -5,7 +5,12 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../lambdas/core/telemetry-codes';
-import { FUNCTION_TIMEOUT_SECONDS, type EnvironmentConfig } from './config/environments';
+import {
+  companyCheckTimeoutMsOf,
+  FUNCTION_TIMEOUT_SECONDS,
+  qboApiBaseUrlOf,
+  type EnvironmentConfig,
+} from './config/environments';
 import { ConnectorAlarms } from './constructs/connector-alarms';
 import { ConnectorApi } from './constructs/connector-api';
 import { ConnectorDashboard } from './constructs/connector-dashboard';
@@ -74,6 +79,8 @@ export class StatelessStack extends Stack {
       ...(config.appFailureUrl === undefined ? {} : { APP_FAILURE_URL: config.appFailureUrl }),
       FLOW_TTL_SECONDS: String(config.flowTtlSeconds),
       TOKEN_REQUEST_TIMEOUT_MS: String(config.tokenRequestTimeoutMs),
+      COMPANY_CHECK_TIMEOUT_MS: String(companyCheckTimeoutMsOf(config)),
+      QBO_API_BASE_URL: qboApiBaseUrlOf(config),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -169,24 +176,14 @@ export class StatelessStack extends Stack {
 
     const callback = this.handlers.callback.role;
     // The claim and the state consumption are one TransactWriteItems, which is authorised per item
-    // action (SECURITY.md C1).
-    allow(
-      callback,
-      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
-      flowTable,
-    );
-    allow(
-      callback,
-      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      [props.connectionTable.tableArn],
-    );
-    // DynamoDB uses the table's customer managed key on the caller's behalf; the same key may also
-    // encrypt tokens in the application (SECURITY.md D1).
-    allow(
-      callback,
-      ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-      [props.connectionTableKey.keyArn],
-    );
+    // action (SECURITY.md C1): Update of the state, Put of the code; replays read the code (GetItem),
+    // outcomes update it.
+    allow(callback, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], flowTable);
+    // The callback only ever puts a connection (in the transaction that marks the code CONNECTED).
+    allow(callback, ['dynamodb:PutItem'], [props.connectionTable.tableArn]);
+    // DynamoDB decrypts the table key with the caller's permission on the customer managed key;
+    // nothing in the callback encrypts with it itself.
+    allow(callback, ['kms:Decrypt', 'kms:DescribeKey'], [props.connectionTableKey.keyArn]);
     allow(callback, readSecret, secret);
   }
 }

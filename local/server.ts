@@ -13,7 +13,9 @@ import { ConfigError } from '../lambdas/core/errors';
 import type { ConnectorRuntime, FlowDependencies } from '../lambdas/core/runtime';
 import { CONNECT_PATH, once } from '../lambdas/core/runtime';
 import { pageResponse } from '../lambdas/core/http-responses';
+import { CALLBACK_TIMEOUT_SECONDS } from '../lambdas/core/time-budget';
 import { createDocumentClient, DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
+import { IntuitCompanyInfoClient } from '../lambdas/adapters/intuit-company-info-client';
 import { IntuitTokenClient } from '../lambdas/adapters/intuit-token-client';
 import { createPowertoolsTelemetry } from '../lambdas/adapters/powertools-telemetry';
 import { StaticCredentialsSource } from '../lambdas/adapters/secrets-manager-credentials';
@@ -133,7 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ? {
             QBO_AUTHORIZATION_ENDPOINT: emulator.authorizationEndpoint,
             QBO_TOKEN_ENDPOINT: emulator.tokenEndpoint,
-            QBO_REVOCATION_ENDPOINT: emulator.revocationEndpoint,
+            QBO_API_BASE_URL: emulator.apiBaseUrl,
           }
         : {}),
       FLOW_TABLE_NAME: tables.flow,
@@ -169,9 +171,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ledger: options.wrapLedger !== undefined ? options.wrapLedger(dynamoLedger) : dynamoLedger,
       tokenEndpoint: new IntuitTokenClient({
         tokenEndpoint: config.tokenEndpoint,
-        revocationEndpoint: config.revocationEndpoint,
         redirectUri: config.redirectUri,
       }),
+      companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: config.qboApiBaseUrl }),
     };
 
     const telemetry = createPowertoolsTelemetry(config.appEnv);
@@ -310,7 +312,7 @@ function toEvent(
 }
 
 /** The deployed functions' timeouts (lib/config/environments.ts), so local deadlines match Lambda's. */
-const FUNCTION_TIMEOUT_MS: Record<string, number> = { 'GET /callback': 25_000 };
+const FUNCTION_TIMEOUT_MS: Record<string, number> = { 'GET /callback': CALLBACK_TIMEOUT_SECONDS * 1000 };
 const DEFAULT_FUNCTION_TIMEOUT_MS = 5_000;
 
 function lambdaContext(routeKey: string): Context {

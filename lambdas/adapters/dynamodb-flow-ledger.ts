@@ -20,6 +20,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LeaseLostError, StorageUnavailableError } from '../core/errors';
 import { sha256Hex } from '../core/flow-identifiers';
+import { LEDGER_RETENTION_SECONDS } from '../core/flow-ledger';
 import type {
   CancelResult,
   ClaimResult,
@@ -33,12 +34,15 @@ import type {
   NewFlow,
 } from '../core/flow-ledger';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
+import {
+  DYNAMODB_ATTEMPT_TIMEOUT_MS,
+  DYNAMODB_CONNECTION_TIMEOUT_MS,
+  DYNAMODB_MAX_ATTEMPTS,
+} from '../core/time-budget';
 
 const PK = FLOW_TABLE.partitionKey;
 const REALM = CONNECTION_TABLE.partitionKey;
 const TTL = FLOW_TABLE.timeToLiveAttribute ?? 'ttl';
-/** Consumed states and ledger entries stay readable for replays this long after the flow expires. */
-const RETENTION_SECONDS = 24 * 60 * 60;
 /**
  * Concurrent duplicates touch the same two items, and DynamoDB may cancel every one of them with
  * TransactionConflict. Retrying with full-jitter backoff lets one win; 8 attempts bound the wait
@@ -48,14 +52,24 @@ const CLAIM_CONFLICT_ATTEMPTS = 8;
 
 type StateStatus = 'PENDING' | 'CONSUMED' | 'CANCELLED';
 
+/**
+ * A state nobody came back for is kept a day past its expiry, so a late callback is told
+ * "expired" rather than "unknown"; a used one is kept as long as the ledger (LEDGER_RETENTION_SECONDS).
+ */
+const UNUSED_STATE_RETENTION_SECONDS = 24 * 60 * 60;
+
 /** Creates a document client with bounded retries and timeouts (G1, C4). */
 export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
-    // One call is then bounded by about 3.5 s (WRITE_WORST_MS in core/callback-flow.ts): DynamoDB
-    // answers in milliseconds, and the callback must plan its whole invocation around this bound.
-    maxAttempts: 2,
+    // One call is then bounded by WRITE_WORST_MS (core/time-budget.ts): DynamoDB answers in
+    // milliseconds, and the callback plans its whole invocation around this bound.
+    maxAttempts: DYNAMODB_MAX_ATTEMPTS,
     // throwOnRequestTimeout: without it the installed handler only warns, and a call is unbounded.
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: DYNAMODB_CONNECTION_TIMEOUT_MS,
+      requestTimeout: DYNAMODB_ATTEMPT_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
     ...config,
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -92,7 +106,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
             status: 'PENDING' satisfies StateStatus,
             createdAt: flow.createdAt,
             expiresAt: flow.expiresAt,
-            [TTL]: Math.ceil(flow.expiresAt / 1000) + RETENTION_SECONDS,
+            [TTL]: Math.ceil(flow.expiresAt / 1000) + UNUSED_STATE_RETENTION_SECONDS,
           },
           // A 256-bit random state never collides; the condition makes that an invariant, not a hope.
           ConditionExpression: `attribute_not_exists(${PK})`,
@@ -205,7 +219,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
             ':pending': 'PENDING',
             ':cancelled': 'CANCELLED',
             ':now': now,
-            ':ttl': Math.ceil(now / 1000) + RETENTION_SECONDS,
+            ':ttl': Math.ceil(now / 1000) + LEDGER_RETENTION_SECONDS,
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -262,7 +276,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
       await this.client.send(
         new TransactWriteCommand({
           // The same token on every attempt: a retry after a commit whose answer was lost is
-          // acknowledged by DynamoDB instead of failing its own condition (and revoking good tokens).
+          // acknowledged by DynamoDB instead of failing its own condition (and dropping good tokens).
           ClientRequestToken: sha256Hex(`connection:${codeHash}`).slice(0, 36),
           TransactItems: [
             {

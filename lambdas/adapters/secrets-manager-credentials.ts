@@ -6,7 +6,23 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { ClientCredentials, CredentialsSource, QboEnvironment } from '../core/config';
 import { validateCredentials } from '../core/config';
-import { ConfigError } from '../core/errors';
+import { ConfigError, CredentialsUnavailableError } from '../core/errors';
+
+/**
+ * Errors that mean the secret is missing, unreadable or unusable: a configuration to fix (G5).
+ * Anything else (throttling, a 5xx, a timeout, a network error) is Secrets Manager being unable to
+ * answer right now: "try again", its own metric, and no ConfigError alarm.
+ */
+const CONFIGURATION_ERRORS = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'AccessDenied',
+  'DecryptionFailure',
+  'InvalidRequestException',
+  'InvalidParameterException',
+  'UnrecognizedClientException',
+  'TransformParameterError',
+]);
 
 export interface SecretsManagerCredentialsOptions {
   /** Name or ARN of the secret holding `{"clientId","clientSecret","environment"}`. */
@@ -21,6 +37,7 @@ export interface SecretsManagerCredentialsOptions {
 
 export class SecretsManagerCredentialsSource implements CredentialsSource {
   private readonly provider: SecretsProvider;
+  private forceFetch = false;
 
   constructor(private readonly options: SecretsManagerCredentialsOptions) {
     this.provider = new SecretsProvider(
@@ -35,11 +52,14 @@ export class SecretsManagerCredentialsSource implements CredentialsSource {
       raw = await this.provider.get(this.options.secretId, {
         maxAge: this.options.maxAgeSeconds ?? 300,
         transform: 'json',
+        forceFetch: this.forceFetch,
       });
+      this.forceFetch = false;
     } catch (error) {
       // Only the error's name: an SDK message can quote the request (F2). Powertools wraps every
       // SDK error in GetParameterError; the cause names the real one (AccessDenied, NotFound, ...).
       const name = awsErrorName(error);
+      if (!CONFIGURATION_ERRORS.has(name)) throw new CredentialsUnavailableError(source, name, error);
       const hint =
         name === 'TransformParameterError'
           ? 'is not valid JSON'
@@ -47,6 +67,10 @@ export class SecretsManagerCredentialsSource implements CredentialsSource {
       throw new ConfigError([`${source} ${hint}`]);
     }
     return validateCredentials(raw, this.options.expectedEnvironment, source);
+  }
+
+  invalidate(): void {
+    this.forceFetch = true;
   }
 }
 
@@ -73,4 +97,7 @@ export class StaticCredentialsSource implements CredentialsSource {
   async get(): Promise<ClientCredentials> {
     return validateCredentials(this.raw, this.expectedEnvironment, this.sourceName);
   }
+
+  /** Nothing cached: the values are given once, at start. */
+  invalidate(): void {}
 }

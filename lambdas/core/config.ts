@@ -3,7 +3,15 @@
  * The same validation serves Lambda (environment variables set by CDK, credentials from Secrets
  * Manager) and the local server (environment variables), so a mistake looks the same everywhere.
  */
+import { QBO_API_BASE_URLS } from './company-info';
 import { ConfigError } from './errors';
+import {
+  COMPANY_CHECK_TIMEOUT_BOUNDS,
+  DEFAULT_COMPANY_CHECK_TIMEOUT_MS,
+  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+  maxTokenRequestTimeoutMs,
+  MIN_TOKEN_REQUEST_MS,
+} from './time-budget';
 
 export type QboEnvironment = 'sandbox' | 'production';
 
@@ -11,7 +19,6 @@ export type QboEnvironment = 'sandbox' | 'production';
 export const INTUIT_ENDPOINTS = {
   authorization: 'https://appcenter.intuit.com/connect/oauth2',
   token: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
-  revocation: 'https://developer.api.intuit.com/v2/oauth2/tokens/revoke',
 } as const;
 
 /** Everything a handler needs except the client credentials, which live in Secrets Manager only (F3). */
@@ -26,11 +33,17 @@ export interface ServiceConfig {
   readonly scopes: readonly string[];
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
-  readonly revocationEndpoint: string;
+  /**
+   * The accounting API host the company check (B6) calls, no path. @default by qboEnvironment:
+   * https://sandbox-quickbooks.api.intuit.com or https://quickbooks.api.intuit.com
+   */
+  readonly qboApiBaseUrl: string;
   /** A2: how long a started flow may take to come back. */
   readonly flowTtlSeconds: number;
   /** C4: bound on one token request; sized inside the Lambda timeout. */
   readonly tokenRequestTimeoutMs: number;
+  /** C4, B6: bound on the CompanyInfo request that verifies the company. @default 3000 */
+  readonly companyCheckTimeoutMs: number;
   readonly flowTableName: string;
   readonly connectionTableName: string;
   /** A4: the only place the success page links to; configuration, never a request parameter. */
@@ -57,7 +70,6 @@ export interface ClientCredentials {
 export const PLACEHOLDER_CREDENTIAL = 'REPLACE_ME';
 
 const DEFAULT_FLOW_TTL_SECONDS = 900;
-const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 8000;
 const SCOPE_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -106,7 +118,14 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   };
   const authorizationEndpoint = endpoint('QBO_AUTHORIZATION_ENDPOINT', INTUIT_ENDPOINTS.authorization);
   const tokenEndpoint = endpoint('QBO_TOKEN_ENDPOINT', INTUIT_ENDPOINTS.token);
-  const revocationEndpoint = endpoint('QBO_REVOCATION_ENDPOINT', INTUIT_ENDPOINTS.revocation);
+  const qboApiBaseUrl = endpoint('QBO_API_BASE_URL', QBO_API_BASE_URLS[qboEnvironment]);
+  problems.push(...checkApiBaseUrl(qboApiBaseUrl, qboEnvironment));
+  const companyCheckTimeoutMs = integer(
+    'COMPANY_CHECK_TIMEOUT_MS',
+    DEFAULT_COMPANY_CHECK_TIMEOUT_MS,
+    COMPANY_CHECK_TIMEOUT_BOUNDS.min,
+    COMPANY_CHECK_TIMEOUT_BOUNDS.max,
+  );
 
   const appUrl = (name: string): string | undefined => {
     const value = env[name];
@@ -126,11 +145,17 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     scopes,
     authorizationEndpoint,
     tokenEndpoint,
-    revocationEndpoint,
+    qboApiBaseUrl,
     // Longer than a code lives (~10 min) plus time at Intuit's login; shorter than a day (A2).
     flowTtlSeconds: integer('FLOW_TTL_SECONDS', DEFAULT_FLOW_TTL_SECONDS, 1, 3600),
-    // Must fit in the callback Lambda's 20 s timeout together with two DynamoDB round trips (C4).
-    tokenRequestTimeoutMs: integer('TOKEN_REQUEST_TIMEOUT_MS', DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, 100, 15000),
+    // With the company check, the writes and the answer, it must fit the callback's timeout (C4).
+    tokenRequestTimeoutMs: integer(
+      'TOKEN_REQUEST_TIMEOUT_MS',
+      DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+      MIN_TOKEN_REQUEST_MS,
+      maxTokenRequestTimeoutMs(companyCheckTimeoutMs),
+    ),
+    companyCheckTimeoutMs,
     flowTableName: required('FLOW_TABLE_NAME'),
     connectionTableName: required('CONNECTION_TABLE_NAME'),
     ...(appReturnUrl !== undefined ? { appReturnUrl } : {}),
@@ -179,6 +204,29 @@ function checkEndpoint(name: string, value: string, environment: QboEnvironment)
   const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
   if (url.protocol === 'http:' && loopback && environment === 'sandbox') return [];
   return [`${name} must be an https URL (http only to a loopback emulator in sandbox), got "${value}"`];
+}
+
+/**
+ * The API host is a base URL without a path or query (the check appends its own path), and in
+ * production it must be Intuit's production host: sandbox keys cannot open real companies.
+ */
+function checkApiBaseUrl(value: string, environment: QboEnvironment): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [];
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '')
+    return [`QBO_API_BASE_URL must be a host without a path or query, got "${value}"`];
+  const other: QboEnvironment = environment === 'sandbox' ? 'production' : 'sandbox';
+  if (url.origin === QBO_API_BASE_URLS[other]) {
+    return [
+      `QBO_API_BASE_URL is Intuit's ${other} host but QBO_ENVIRONMENT is ${environment}: ` +
+        `use ${QBO_API_BASE_URLS[environment]}`,
+    ];
+  }
+  return [];
 }
 
 function isHttpUrl(value: string): boolean {
@@ -237,6 +285,15 @@ export function validateCredentials(
 
 /** A source of client credentials (Secrets Manager in AWS, environment variables locally). */
 export interface CredentialsSource {
-  /** Resolves validated credentials or rejects with ConfigError. Implementations cache. */
+  /**
+   * Resolves validated credentials. Rejects with ConfigError when they are missing, placeholder or
+   * invalid, and with CredentialsUnavailableError when the store cannot answer right now.
+   * Implementations cache.
+   */
   get(): Promise<ClientCredentials>;
+  /**
+   * Forgets the cached value, so the next get() reads the store afresh: after Intuit answers
+   * invalid_client, keys rotated in Intuit's portal then work at once instead of after the cache.
+   */
+  invalidate(): void;
 }

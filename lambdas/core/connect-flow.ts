@@ -3,10 +3,10 @@
  */
 import { flowCookie } from './flow-cookie';
 import { hashPrefix, newState, sha256Hex } from './flow-identifiers';
-import { ConfigError, StorageUnavailableError } from './errors';
+import { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
 import type { HttpResponse } from './http-responses';
 import { pageResponse, redirectResponse } from './http-responses';
-import { notConfigured, storageUnavailable } from './failure-pages';
+import { credentialsUnavailable, notConfigured, storageUnavailable } from './failure-pages';
 import type { BaseRuntime, FlowDependencies } from './runtime';
 import { isHttps, pageContext, tryRuntime } from './runtime';
 import { METRICS } from './telemetry-codes';
@@ -30,6 +30,7 @@ export async function handleConnect(
     clientId = (await credentials.get()).clientId;
   } catch (error) {
     if (error instanceof ConfigError) return notConfigured(deps, error, config);
+    if (error instanceof CredentialsUnavailableError) return credentialsUnavailable(deps, error, config);
     throw error;
   }
 

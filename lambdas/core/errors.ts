@@ -38,7 +38,7 @@ export class ConfigError extends ConnectorError {
 
 /**
  * The claimant's lease passed and a replay recorded the code as UNKNOWN before the tokens could be
- * written: the tokens must be revoked, so every answer for this code stays "failed".
+ * written: the tokens are dropped unstored (never revoked, C8), so every answer stays "failed".
  */
 export class LeaseLostError extends ConnectorError {
   readonly code = 'TOKEN_STORE_FAILED' as const;
@@ -56,5 +56,20 @@ export class StorageUnavailableError extends ConnectorError {
     cause?: unknown,
   ) {
     super(`DynamoDB ${operation} failed (${awsErrorName})`, cause);
+  }
+}
+
+/**
+ * The credentials store (Secrets Manager) is throttled or unreachable: a "try again", not a
+ * configuration error (G5). `awsErrorName` is the SDK error's name, nothing more (F2).
+ */
+export class CredentialsUnavailableError extends ConnectorError {
+  readonly code = 'SECRETS_UNAVAILABLE' as const;
+  constructor(
+    readonly source: string,
+    readonly awsErrorName: string,
+    cause?: unknown,
+  ) {
+    super(`${source} could not be read right now (${awsErrorName})`, cause);
   }
 }

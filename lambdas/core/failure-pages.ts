@@ -1,9 +1,9 @@
 /**
- * The two failures every flow can meet before it reaches Intuit, each as one page, one log line
+ * The failures every flow can meet before it reaches Intuit, each as one page, one log line
  * with a registered code and one metric (DESIGN.md invariant 6).
  */
 import type { ServiceConfig } from './config';
-import type { ConfigError, StorageUnavailableError } from './errors';
+import type { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
 import { newReference } from './flow-identifiers';
 import type { HttpResponse } from './http-responses';
 import { pageResponse } from './http-responses';
@@ -42,6 +42,23 @@ export function storageUnavailable(
     message,
     metrics: [METRICS.StorageUnavailable],
     fields: { operation: error.operation, awsError: error.awsErrorName, reference },
+  });
+  return pageResponse(503, 'try-again', pageContext(deps, config, reference), isHttps(config));
+}
+
+/** G5: Secrets Manager throttled or unreachable: "try again", its own metric, not ConfigError. */
+export function credentialsUnavailable(
+  deps: FlowDependencies<BaseRuntime>,
+  error: CredentialsUnavailableError,
+  config: ServiceConfig,
+): HttpResponse {
+  const reference = newReference();
+  deps.telemetry.record({
+    code: 'SECRETS_UNAVAILABLE',
+    level: 'error',
+    message: 'The client credentials could not be read right now; nobody was sent to Intuit',
+    metrics: [METRICS.SecretsUnavailable],
+    fields: { source: error.source, awsError: error.awsErrorName, reference },
   });
   return pageResponse(503, 'try-again', pageContext(deps, config, reference), isHttps(config));
 }

@@ -24,6 +24,15 @@ export function flowCookie(state: string, issuedAt: number, maxAgeSeconds: numbe
 }
 
 /**
+ * Expires a flow's cookie once its callback has an outcome: replays of a finished code are
+ * answered from the ledger without it, and spent cookies must not pile up toward the request
+ * header limit (10,240 bytes on HTTP APIs) as a user connects again and again.
+ */
+export function expiredFlowCookie(state: string): string {
+  return `${flowCookieName(state)}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax`;
+}
+
+/**
  * Finds the flow cookie whose state equals `state` among the request's cookies ("name=value"
  * strings, as API Gateway HTTP APIs deliver them). Returns the flow's start time, or undefined.
  */

@@ -4,6 +4,13 @@
  * writes; see DESIGN.md "The callback as a state machine".
  */
 
+/**
+ * How long consumed states and code entries are kept (TTL cleans up after): replays land on their
+ * first outcome for that long, and a code that resurfaces from browser history with a fresh flow
+ * is recognised and never sent to Intuit again. The items are small.
+ */
+export const LEDGER_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+
 /** EXCHANGING -> CONNECTED | FAILED | UNKNOWN (lease passed with no outcome). */
 export type LedgerStatus = 'EXCHANGING' | 'CONNECTED' | 'FAILED' | 'UNKNOWN';
 
@@ -16,7 +23,11 @@ export type FailureReason =
   | 'unreachable'
   | 'malformed_response'
   | 'token_store_failed'
-  | 'lease_expired';
+  | 'lease_expired'
+  /** B6: the new access token does not open the company the callback URL named. */
+  | 'realm_mismatch'
+  /** B6: the company could not be verified (Intuit unavailable, or a configuration mismatch). */
+  | 'realm_unverified';
 
 export interface LedgerEntry {
   readonly codeHash: string;
@@ -71,6 +82,8 @@ export interface ConnectionRecord {
   readonly refreshTokenHardExpiresAt?: number;
   readonly connectedAt: number;
   readonly qboEnvironment: string;
+  /** CompanyInfo.CompanyName, as Intuit answered the company check (B6). */
+  readonly companyName: string;
 }
 
 export type ConnectionWrite = 'stored' | 'superseded';
@@ -94,7 +107,8 @@ export interface FlowLedger {
    * Stores the tokens and marks the code CONNECTED in one write (one round trip). Resolves
    * 'superseded' when a newer connection for the company was already stored (D5): it is kept and
    * the code is still marked CONNECTED. Rejects with LeaseLostError when the code is no longer
-   * EXCHANGING, and with StorageUnavailableError when DynamoDB fails.
+   * EXCHANGING, and with StorageUnavailableError when DynamoDB fails (the write may still have
+   * landed: recordFailure tells).
    */
   recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite>;
 }

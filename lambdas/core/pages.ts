@@ -9,6 +9,7 @@ export type PageKind =
   | 'cancelled'
   | 'expired'
   | 'failed'
+  | 'unverified'
   | 'finishing'
   | 'not-configured'
   | 'try-again'
@@ -17,7 +18,7 @@ export type PageKind =
   | 'method-not-allowed';
 
 /** Outcome pages reachable at /outcome/{kind} after a 303 from the callback (E1). */
-export const OUTCOME_KINDS = ['connected', 'cancelled', 'expired', 'failed'] as const;
+export const OUTCOME_KINDS = ['connected', 'cancelled', 'expired', 'failed', 'unverified'] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 export function isOutcomeKind(value: string): value is OutcomeKind {
@@ -89,6 +90,18 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
           'Please connect again. If it keeps happening, contact support and quote the reference below.',
         ],
         action: reconnect,
+        showReference: true,
+        tone: 'problem',
+      };
+    case 'unverified':
+      return {
+        title: 'Please try again',
+        heading: 'We could not confirm your QuickBooks company',
+        paragraphs: [
+          'QuickBooks did not answer while we were confirming which company you chose, so nothing was saved.',
+          'Please try again in a moment. If it keeps happening, contact support and quote the reference below.',
+        ],
+        action: { href: ctx.connectPath, label: 'Try again' },
         showReference: true,
         tone: 'problem',
       };

@@ -2,6 +2,7 @@
  * The dependencies the flows run on. The Lambda entry points bind the AWS adapters; the local
  * server binds DynamoDB Local and the emulator; unit tests bind fakes.
  */
+import type { CompanyInfoEndpoint } from './company-info';
 import type { CredentialsSource, ServiceConfig } from './config';
 import { ConfigError } from './errors';
 import type { FlowLedger } from './flow-ledger';
@@ -16,9 +17,10 @@ export interface BaseRuntime {
   readonly ledger: FlowLedger;
 }
 
-/** What /callback needs on top: Intuit's token endpoint. */
+/** What /callback needs on top: Intuit's token endpoint and the company check (B6). */
 export interface ConnectorRuntime extends BaseRuntime {
   readonly tokenEndpoint: TokenEndpoint;
+  readonly companyInfo: CompanyInfoEndpoint;
 }
 
 export interface FlowDependencies<R extends BaseRuntime = ConnectorRuntime> {

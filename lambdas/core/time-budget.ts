@@ -1,16 +1,54 @@
 /**
- * The callback's time budget (SECURITY.md C4), shared with the CDK configuration that sizes the
- * callback function's timeout, so the two cannot disagree.
+ * The callback's time budget (SECURITY.md C4), shared with the DynamoDB client that it bounds and
+ * with the CDK configuration that sizes the callback function, so the three cannot disagree.
+ *
+ * The callback must answer inside API Gateway's 29 s integration limit, whatever DynamoDB and
+ * Intuit do: one claim, one token request, one CompanyInfo request, one token write and, if that
+ * write does not land, one write that records the failure, plus time to answer.
  */
 
-/** Worst case of one DynamoDB call: 2 attempts of at most 1.5 s plus backoff (dynamodb-flow-ledger.ts). */
-export const WRITE_WORST_MS = 3_500;
-/** Time kept back for revoking tokens that could not be stored (C8). */
-export const REVOKE_RESERVE_MS = 2_500;
+/** The callback function's timeout, inside API Gateway's 29 s. */
+export const CALLBACK_TIMEOUT_SECONDS = 25;
+
+/** Attempts per DynamoDB call (the SDK's maxAttempts): one retry, then a "try again" page (G1). */
+export const DYNAMODB_MAX_ATTEMPTS = 2;
 /**
- * Time kept back from the exchange for what must follow it (C4, C8): at least one token write,
- * recording the failure if it does not land, and the revocation.
+ * Bound on one DynamoDB attempt (the SDK's requestTimeout, whose timer starts with the request, so
+ * it includes connecting). DynamoDB answers in milliseconds; 1.5 s is a sick endpoint.
  */
-export const AFTER_EXCHANGE_RESERVE_MS = 2 * WRITE_WORST_MS + REVOKE_RESERVE_MS;
-/** Time the callback needs besides the token request: the claim, what follows, 1 s for the answer. */
-export const CALLBACK_RESERVED_MS = WRITE_WORST_MS + AFTER_EXCHANGE_RESERVE_MS + 1_000;
+export const DYNAMODB_ATTEMPT_TIMEOUT_MS = 1_500;
+/** Bound on opening the connection, inside the attempt's bound. */
+export const DYNAMODB_CONNECTION_TIMEOUT_MS = 1_000;
+/**
+ * The longest the installed SDK waits before retrying: a throttled call waits a random share of
+ * its throttling base delay of 1 s before the first retry (other errors wait less).
+ */
+export const SDK_RETRY_DELAY_MAX_MS = 1_000;
+/** Worst case of one DynamoDB call: every attempt times out, with the longest wait between them. */
+export const WRITE_WORST_MS =
+  DYNAMODB_MAX_ATTEMPTS * DYNAMODB_ATTEMPT_TIMEOUT_MS + (DYNAMODB_MAX_ATTEMPTS - 1) * SDK_RETRY_DELAY_MAX_MS;
+
+/** Default bound on the CompanyInfo request that verifies the company (B6). */
+export const DEFAULT_COMPANY_CHECK_TIMEOUT_MS = 3_000;
+export const COMPANY_CHECK_TIMEOUT_BOUNDS = { min: 500, max: 5_000 } as const;
+/** Default bound on the token request. */
+export const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 8_000;
+/** The shortest token request worth attempting: with less time left, nothing is claimed. */
+export const MIN_TOKEN_REQUEST_MS = 1_000;
+/** Time kept for the answer to get out after the last step. */
+export const ANSWER_RESERVE_MS = 1_000;
+
+/** Time that must follow a successful exchange: the company check, a token write, and recording a failure. */
+export function afterExchangeReserveMs(companyCheckTimeoutMs: number): number {
+  return companyCheckTimeoutMs + 2 * WRITE_WORST_MS;
+}
+
+/** Time the callback needs besides the token request: the claim, what follows, the answer. */
+export function callbackReservedMs(companyCheckTimeoutMs: number): number {
+  return WRITE_WORST_MS + afterExchangeReserveMs(companyCheckTimeoutMs) + ANSWER_RESERVE_MS;
+}
+
+/** The longest token request that still lets the callback finish inside its function timeout. */
+export function maxTokenRequestTimeoutMs(companyCheckTimeoutMs: number): number {
+  return CALLBACK_TIMEOUT_SECONDS * 1000 - callbackReservedMs(companyCheckTimeoutMs);
+}

@@ -1,5 +1,5 @@
 /**
- * The port to Intuit's token and revocation endpoints, the errors they can end in, and the check
+ * The port to Intuit's token endpoint, the errors it can end in, and the check
  * of a token response's shape (C6). The axios adapter implements the port.
  */
 import type { ClientCredentials } from './config';
@@ -51,8 +51,6 @@ export interface TokenEndpoint {
     credentials: ClientCredentials,
     timeoutMs: number,
   ): Promise<{ tokens: TokenSet; intuitTid?: string }>;
-  /** Revokes a refresh token (and its access token). Best effort; resolves false on failure. */
-  revoke(token: string, credentials: ClientCredentials, timeoutMs: number): Promise<boolean>;
 }
 
 /** OAuth error codes as Intuit sends them (access_denied, invalid_grant); anything else is not logged. */

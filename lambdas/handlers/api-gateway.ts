@@ -79,7 +79,8 @@ export function apiHandler(
         pageResponse(timeoutPage === 'finishing' ? 200 : 503, timeoutPage, fallbackPage(), true),
       );
     },
-  }).use(injectLambdaContext(telemetry.logger, { resetKeys: true }));
+    // logEvent pinned off in code (F2): POWERTOOLS_LOGGER_LOG_EVENT=true must not log codes and cookies.
+  }).use(injectLambdaContext(telemetry.logger, { resetKeys: true, logEvent: false }));
   return (options.metrics ? wrapped.use(logMetrics(telemetry.metrics)) : wrapped) as unknown as ApiHandler;
 }
 

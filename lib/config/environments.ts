@@ -1,4 +1,11 @@
-import { CALLBACK_RESERVED_MS } from '../../lambdas/core/time-budget';
+import { QBO_API_BASE_URLS } from '../../lambdas/core/company-info';
+import {
+  CALLBACK_TIMEOUT_SECONDS,
+  COMPANY_CHECK_TIMEOUT_BOUNDS,
+  DEFAULT_COMPANY_CHECK_TIMEOUT_MS,
+  maxTokenRequestTimeoutMs,
+  MIN_TOKEN_REQUEST_MS,
+} from '../../lambdas/core/time-budget';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
@@ -34,8 +41,17 @@ export interface AlarmThresholds {
   readonly tokenExchangeFailed: number;
   /** The exchange may have reached Intuit but we do not know the outcome (SECURITY.md C3). @default 1 */
   readonly tokenExchangeAmbiguous: number;
-  /** Tokens were issued but could not be stored (SECURITY.md C8). @default 1 */
+  /** Tokens were issued but could not be stored, or may not have been (SECURITY.md C8). @default 1 */
   readonly tokenStoreFailed: number;
+  /**
+   * A callback's new token did not open the company its URL named: a forged or edited realmId
+   * (SECURITY.md B6). @default 1
+   */
+  readonly realmMismatch: number;
+  /** CompanyInfo did not answer usably, so connections could not be verified (B6). @default 3 */
+  readonly companyCheckUnavailable: number;
+  /** Secrets Manager was throttled or unreachable (SECURITY.md G5). @default 3 */
+  readonly secretsUnavailable: number;
   /** DynamoDB refused or failed a request after the SDK's bounded retries (SECURITY.md G1). @default 3 */
   readonly storageUnavailable: number;
   /** Unhandled errors of one function (AWS/Lambda Errors). @default 1 */
@@ -105,6 +121,16 @@ export interface EnvironmentConfig {
   readonly flowTtlSeconds: number;
   /** Timeout of the call to Intuit's token endpoint, ms; must fit the callback Lambda (SECURITY.md C4). */
   readonly tokenRequestTimeoutMs: number;
+  /**
+   * Timeout of the CompanyInfo request that verifies the company after an exchange, ms (B6).
+   * @default 3000
+   */
+  readonly companyCheckTimeoutMs?: number;
+  /**
+   * The accounting API host the company check calls, no path.
+   * @default - Intuit's host for {@link qboEnvironment}
+   */
+  readonly qboApiBaseUrl?: string;
   readonly alarmThresholds: AlarmThresholds;
   /** Retention of the function and access log groups. */
   readonly logRetention: RetentionDays;
@@ -124,6 +150,9 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   tokenExchangeFailed: 3,
   tokenExchangeAmbiguous: 1,
   tokenStoreFailed: 1,
+  realmMismatch: 1,
+  companyCheckUnavailable: 3,
+  secretsUnavailable: 3,
   storageUnavailable: 3,
   lambdaErrors: 1,
   lambdaThrottles: 1,
@@ -136,7 +165,21 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
  * Timeouts of the functions. They are here rather than in the environments because the handlers are
  * written against them: each fits inside API Gateway's 29 s integration limit (SECURITY.md C4).
  */
-export const FUNCTION_TIMEOUT_SECONDS = { connect: 5, callback: 25, outcome: 5 } as const;
+export const FUNCTION_TIMEOUT_SECONDS = {
+  connect: 5,
+  callback: CALLBACK_TIMEOUT_SECONDS,
+  outcome: 5,
+} as const;
+
+/** The company check's timeout of an environment, its default filled in. */
+export function companyCheckTimeoutMsOf(config: EnvironmentConfig): number {
+  return config.companyCheckTimeoutMs ?? DEFAULT_COMPANY_CHECK_TIMEOUT_MS;
+}
+
+/** The accounting API host of an environment, its default filled in. */
+export function qboApiBaseUrlOf(config: EnvironmentConfig): string {
+  return config.qboApiBaseUrl ?? QBO_API_BASE_URLS[config.qboEnvironment];
+}
 
 export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
   dev: {
@@ -223,14 +266,31 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
     Number.isInteger(config.flowTtlSeconds) && config.flowTtlSeconds >= 60 && config.flowTtlSeconds <= 3600,
     'flowTtlSeconds must be an integer between 60 and 3600',
   );
-  const maxTokenTimeoutMs = FUNCTION_TIMEOUT_SECONDS.callback * 1000 - CALLBACK_RESERVED_MS;
+  const companyCheckTimeoutMs = companyCheckTimeoutMsOf(config);
+  check(
+    Number.isInteger(companyCheckTimeoutMs) &&
+      companyCheckTimeoutMs >= COMPANY_CHECK_TIMEOUT_BOUNDS.min &&
+      companyCheckTimeoutMs <= COMPANY_CHECK_TIMEOUT_BOUNDS.max,
+    `companyCheckTimeoutMs must be an integer between ${COMPANY_CHECK_TIMEOUT_BOUNDS.min} and ${COMPANY_CHECK_TIMEOUT_BOUNDS.max}`,
+  );
+  // The same bound the functions apply at start-up (lambdas/core/config.ts).
+  const maxTokenTimeoutMs = maxTokenRequestTimeoutMs(companyCheckTimeoutMs);
   check(
     Number.isInteger(config.tokenRequestTimeoutMs) &&
-      config.tokenRequestTimeoutMs >= 1000 &&
+      config.tokenRequestTimeoutMs >= MIN_TOKEN_REQUEST_MS &&
       config.tokenRequestTimeoutMs <= maxTokenTimeoutMs,
-    `tokenRequestTimeoutMs must be between 1000 and ${maxTokenTimeoutMs} so the exchange ends inside the ` +
-      `${FUNCTION_TIMEOUT_SECONDS.callback} s callback timeout`,
+    `tokenRequestTimeoutMs must be between ${MIN_TOKEN_REQUEST_MS} and ${maxTokenTimeoutMs} so the exchange, ` +
+      `the company check and the writes end inside the ${FUNCTION_TIMEOUT_SECONDS.callback} s callback timeout`,
   );
+  if (config.qboApiBaseUrl !== undefined) {
+    const other = config.qboEnvironment === 'sandbox' ? 'production' : 'sandbox';
+    check(
+      isHttpsUrl(config.qboApiBaseUrl) &&
+        new URL(config.qboApiBaseUrl).pathname === '/' &&
+        new URL(config.qboApiBaseUrl).origin !== QBO_API_BASE_URLS[other],
+      `qboApiBaseUrl must be an https host without a path, and not Intuit's ${other} host`,
+    );
+  }
   if (config.appReturnUrl !== undefined)
     check(isHttpsUrl(config.appReturnUrl), 'appReturnUrl must be an https URL');
   if (config.appSuccessUrl !== undefined)

@@ -128,7 +128,7 @@ export class ConnectorAlarms extends Construct {
       m.metric(METRICS.ConfigError),
       t.configError,
       RUNBOOK_ANCHORS.configError,
-      'A handler refused to start a flow because its configuration or the credentials secret is missing, unreadable or still the placeholder.',
+      'A handler refused to start a flow because its configuration or the credentials secret is missing, unreadable or still the placeholder, or CompanyInfo refused a new token as for the wrong environment (COMPANY_CHECK_MISCONFIGURED).',
     );
     this.add(
       'TokenExchangeFailed',
@@ -149,7 +149,28 @@ export class ConnectorAlarms extends Construct {
       m.metric(METRICS.TokenStoreFailed),
       t.tokenStoreFailed,
       RUNBOOK_ANCHORS.tokenStoreFailed,
-      'Intuit issued tokens but they could not be written to the connections table; the refresh token was revoked and the user asked to reconnect.',
+      'Intuit issued tokens but they could not be written to the connections table (or the write outcome is unknown); nothing was revoked and the user was asked to reconnect or shown the finishing page.',
+    );
+    this.add(
+      'RealmMismatch',
+      m.metric(METRICS.RealmMismatch),
+      t.realmMismatch,
+      RUNBOOK_ANCHORS.realmMismatch,
+      "A callback's new access token did not open the company its URL named (a forged or edited realmId); nothing was stored and the existing connection is untouched.",
+    );
+    this.add(
+      'CompanyCheckUnavailable',
+      m.metric(METRICS.CompanyCheckUnavailable),
+      t.companyCheckUnavailable,
+      RUNBOOK_ANCHORS.companyCheckUnavailable,
+      "QuickBooks' CompanyInfo endpoint did not answer usably (timeout, 5xx, 429, reset), so new connections could not be verified and were not stored; users were asked to try again.",
+    );
+    this.add(
+      'SecretsUnavailable',
+      m.metric(METRICS.SecretsUnavailable),
+      t.secretsUnavailable,
+      RUNBOOK_ANCHORS.secretsUnavailable,
+      'Secrets Manager was throttled or unreachable, so the Intuit credentials could not be read; users saw a "try again" page and nobody was sent to Intuit.',
     );
     this.add(
       'StorageUnavailable',

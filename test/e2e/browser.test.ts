@@ -38,7 +38,7 @@ import { axeViolations, inspectStructure, saveScreenshot } from './support/page-
 // a bare "Exceeded timeout" for the whole test.
 jest.setTimeout(120_000);
 
-const TOKEN_REQUEST_TIMEOUT_MS = 15_000;
+const TOKEN_REQUEST_TIMEOUT_MS = 9_000;
 const SLOW_INTUIT_MS = 8_000;
 
 let output: CapturedOutput;
@@ -176,6 +176,30 @@ describe('given a connected user who reloads and moves through history', () => {
     expectCleanOutcomeUrl(page.url(), 'connected', callbackUrl);
     expect(stack.emulator.exchangeCount(codeHash(callbackUrl))).toBe(1);
     expect(exchanges()).toBe(0);
+  });
+
+  it('A2/C2: the outcome expires the flow cookie, and the callback URL still lands on the first outcome without it, in this browser and in a fresh one', async () => {
+    // The browser dropped the cookie when the outcome answered: nothing piles up per flow.
+    const flowCookies = (await context.cookies(stack.url)).filter((c) =>
+      FLOW_COOKIE_NAME_PATTERN.test(c.name),
+    );
+    expect(flowCookies).toEqual([]);
+    const exchanges = exchangeCounter(stack);
+
+    await page.goto(callbackUrl);
+    await waitForHeading(page, HEADING.connected);
+
+    const fresh = await newContext();
+    try {
+      const freshPage = await fresh.newPage();
+      await freshPage.goto(callbackUrl);
+      await waitForHeading(freshPage, HEADING.connected);
+      expectCleanOutcomeUrl(freshPage.url(), 'connected', callbackUrl);
+    } finally {
+      await closeContext(fresh);
+    }
+    expect(exchanges()).toBe(0);
+    expect(stack.emulator.exchangeCount(codeHash(callbackUrl))).toBe(1);
   });
 
   it('B1: consenting again on the consent page found in history is refused as already used, with no exchange', async () => {
@@ -327,7 +351,7 @@ const REACHABLE_PAGES: readonly ReachablePage[] = [
   {
     name: 'intuit-consent',
     heading: '',
-    controls: ['button: Connect', 'button: Cancel'],
+    controls: ['select: Sandbox Company_US_1', 'button: Connect', 'button: Cancel'],
     reach: async (page) => openConsentPage(page, stack),
   },
   {
@@ -362,6 +386,16 @@ const REACHABLE_PAGES: readonly ReachablePage[] = [
     controls: [RECONNECT],
     reach: async (page) => {
       stack.emulator.setFault({ mode: 'status503', times: 1 });
+      await openConsentPage(page, stack);
+      await consentButton(page).click();
+    },
+  },
+  {
+    name: 'unverified',
+    heading: HEADING.unverified,
+    controls: ['a: Try again'],
+    reach: async (page) => {
+      stack.emulator.setCompanyInfoFault({ mode: 'status503', times: 1 });
       await openConsentPage(page, stack);
       await consentButton(page).click();
     },

@@ -389,6 +389,8 @@ describe('the functions', () => {
         'CONNECTION_TABLE_NAME',
         'FLOW_TTL_SECONDS',
         'TOKEN_REQUEST_TIMEOUT_MS',
+        'COMPANY_CHECK_TIMEOUT_MS',
+        'QBO_API_BASE_URL',
         'POWERTOOLS_SERVICE_NAME',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_LOG_LEVEL',
@@ -405,6 +407,12 @@ describe('the functions', () => {
         QBO_SCOPES: 'com.intuit.quickbooks.accounting',
         FLOW_TTL_SECONDS: '900',
         TOKEN_REQUEST_TIMEOUT_MS: '8000',
+        COMPANY_CHECK_TIMEOUT_MS: '3000',
+        // B6: the company check calls the accounting API host of the keys' environment.
+        QBO_API_BASE_URL:
+          c.config.qboEnvironment === 'production'
+            ? 'https://quickbooks.api.intuit.com'
+            : 'https://sandbox-quickbooks.api.intuit.com',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -479,20 +487,17 @@ describe('least privilege per function (SECURITY.md D2)', () => {
     }
   });
 
-  it('callback may claim codes, store tokens with the connections key, and read the credentials', () => {
+  it('callback may claim codes, put connections with the connections key, and read the credentials, nothing more', () => {
     for (const [, c] of connectors()) {
+      // Only the calls its code makes: no read or update of connections, no ConditionCheckItem, no
+      // kms:Encrypt (DynamoDB only needs Decrypt of the table key on the caller's behalf).
       expect(permissionsOf(c, c.stateless.handlers.callback.role)).toEqual([
-        'dynamodb:ConditionCheckItem FlowTable.Arn',
-        'dynamodb:GetItem ConnectionTable.Arn',
         'dynamodb:GetItem FlowTable.Arn',
         'dynamodb:PutItem ConnectionTable.Arn',
         'dynamodb:PutItem FlowTable.Arn',
-        'dynamodb:UpdateItem ConnectionTable.Arn',
         'dynamodb:UpdateItem FlowTable.Arn',
         'kms:Decrypt ConnectionTableKey.Arn',
         'kms:DescribeKey ConnectionTableKey.Arn',
-        'kms:Encrypt ConnectionTableKey.Arn',
-        'kms:GenerateDataKey ConnectionTableKey.Arn',
         'logs:CreateLogStream CallbackLogGroup.Arn',
         'logs:PutLogEvents CallbackLogGroup.Arn',
         'secretsmanager:GetSecretValue CredentialsSecret.Ref',
@@ -656,6 +661,9 @@ describe('alarms', () => {
     [METRICS.TokenExchangeFailed, 'tokenExchangeFailed', RUNBOOK_ANCHORS.tokenExchangeFailed],
     [METRICS.TokenExchangeAmbiguous, 'tokenExchangeAmbiguous', RUNBOOK_ANCHORS.tokenExchangeAmbiguous],
     [METRICS.TokenStoreFailed, 'tokenStoreFailed', RUNBOOK_ANCHORS.tokenStoreFailed],
+    [METRICS.RealmMismatch, 'realmMismatch', RUNBOOK_ANCHORS.realmMismatch],
+    [METRICS.CompanyCheckUnavailable, 'companyCheckUnavailable', RUNBOOK_ANCHORS.companyCheckUnavailable],
+    [METRICS.SecretsUnavailable, 'secretsUnavailable', RUNBOOK_ANCHORS.secretsUnavailable],
     [METRICS.StorageUnavailable, 'storageUnavailable', RUNBOOK_ANCHORS.storageUnavailable],
     [METRICS.UnexpectedError, 'lambdaErrors', RUNBOOK_ANCHORS.lambdaErrors],
   ];
@@ -741,7 +749,7 @@ describe('alarms', () => {
     for (const [, c] of connectors()) {
       const topicRef = { Ref: logicalIdOf(c.stateless, c.stateless.alarms.topic) };
       const all = alarms(c);
-      expect(all).toHaveLength(8 + 2 * 3 + 1 + 2 * 2);
+      expect(all).toHaveLength(11 + 2 * 3 + 1 + 2 * 2);
       for (const alarm of all) {
         expect(alarm).toMatchObject({
           AlarmActions: [topicRef],

@@ -54,6 +54,8 @@ export async function consent(
   emulator: IntuitEmulator,
   flow: StartedFlow,
   decision: 'allow' | 'deny' = 'allow',
+  /** The company the user picks on the consent page. @default the emulator's default company */
+  realmId?: string,
 ): Promise<string> {
   const form = new URLSearchParams({
     client_id: flow.authorizeUrl.searchParams.get('client_id') ?? '',
@@ -61,6 +63,7 @@ export async function consent(
     state: flow.state,
     scope: flow.authorizeUrl.searchParams.get('scope') ?? '',
     decision,
+    ...(realmId !== undefined ? { realm_id: realmId } : {}),
   });
   const response = await fetch(`${emulator.url}/connect/oauth2/decision`, {
     method: 'POST',

@@ -17,14 +17,17 @@ describe('given an invocation deadline', () => {
     const h = new FlowHarness({ script: [succeed()] });
     const flow = await h.startFlow();
     const query = new URLSearchParams({ code: flow.code, state: flow.state, realmId: REALM_ID }).toString();
-    const deadline = h.clock.now() + 14_000;
+    const deadline = h.clock.now() + 18_000;
     const response = await handleCallback(
       { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline },
       h.deps,
     );
     expect(response.headers['Location']).toBe('/outcome/connected');
-    // 14 s left: 9.5 s are kept for the token write, recording a failure and a revocation.
-    expect(h.tokenEndpoint.exchanges[0]?.timeoutMs).toBe(4_500);
+    // 18 s left: 11 s are kept for the company check (3 s), the token write and recording a failure
+    // (4 s each, the SDK's worst case).
+    expect(h.tokenEndpoint.exchanges[0]?.timeoutMs).toBe(7_000);
+    // The company check gets its configured bound: the reserve above guaranteed it.
+    expect(h.companyInfo.checks[0]?.timeoutMs).toBe(3_000);
     // The lease lasts as long as the invocation: no replay can declare a live claimant lost.
     expect(h.ledger.entries.get(sha256Hex(flow.code))?.leaseUntil).toBe(deadline);
   });
@@ -34,7 +37,7 @@ describe('given an invocation deadline', () => {
     const flow = await h.startFlow();
     const query = new URLSearchParams({ code: flow.code, state: flow.state, realmId: REALM_ID }).toString();
     const response = await handleCallback(
-      { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline: h.clock.now() + 13_000 },
+      { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline: h.clock.now() + 15_000 },
       h.deps,
     );
     expect(response.statusCode).toBe(503);
@@ -69,6 +72,7 @@ async function newerConnection() {
     refreshTokenExpiresAt: 0,
     connectedAt: 0,
     qboEnvironment: 'sandbox',
+    companyName: 'Newer Company',
   };
 }
 
@@ -87,9 +91,10 @@ describe('given Lambda is about to time out mid-callback', () => {
     // Secrets Manager never answers: the flow cannot finish before Lambda's end.
     h.runtime = () => ({
       config: h.config,
-      credentials: { get: () => new Promise(() => undefined) },
+      credentials: { get: () => new Promise(() => undefined), invalidate: () => undefined },
       ledger: h.ledger,
       tokenEndpoint: h.tokenEndpoint,
+      companyInfo: h.companyInfo,
     });
     const handler = createCallbackHandler(
       { ...h.deps, clock: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
@@ -141,7 +146,6 @@ describe('given a token write that landed although its answer was lost (C8, inva
     };
     const response = await h.callback(flow);
     expect(response.headers['Location']).toBe('/outcome/connected');
-    expect(h.tokenEndpoint.revocations).toEqual([]);
     expect(h.telemetry.single('CALLBACK_CONNECTED').fields?.['lateCommit']).toBe(true);
     expect(h.ledger.entries.get(sha256Hex(flow.code))?.status).toBe('CONNECTED');
     // Replays agree.

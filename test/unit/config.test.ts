@@ -36,9 +36,10 @@ describe('loadServiceConfig', () => {
         scopes: ['com.intuit.quickbooks.accounting'],
         authorizationEndpoint: INTUIT_ENDPOINTS.authorization,
         tokenEndpoint: INTUIT_ENDPOINTS.token,
-        revocationEndpoint: INTUIT_ENDPOINTS.revocation,
+        qboApiBaseUrl: 'https://sandbox-quickbooks.api.intuit.com',
         flowTtlSeconds: 900,
         tokenRequestTimeoutMs: 8000,
+        companyCheckTimeoutMs: 3000,
         flowTableName: 'flows',
         connectionTableName: 'connections',
       });
@@ -89,7 +90,7 @@ describe('loadServiceConfig', () => {
         /QBO_REDIRECT_URI must use https/,
         /QBO_SCOPES has an invalid scope "bad\/scope"/,
         /FLOW_TTL_SECONDS must be an integer between 1 and 3600, got "soon"/,
-        /TOKEN_REQUEST_TIMEOUT_MS must be an integer between 100 and 15000, got "99"/,
+        /TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 9000, got "99"/,
         /QBO_TOKEN_ENDPOINT must be an https URL/,
         /APP_RETURN_URL must be an absolute http\(s\) URL/,
         /APP_ENV is not set/,
@@ -201,7 +202,9 @@ describe('loadServiceConfig', () => {
       ['FLOW_TTL_SECONDS', '3601'],
       ['FLOW_TTL_SECONDS', ' '],
       ['TOKEN_REQUEST_TIMEOUT_MS', '99'],
-      ['TOKEN_REQUEST_TIMEOUT_MS', '15001'],
+      ['TOKEN_REQUEST_TIMEOUT_MS', '9001'],
+      ['COMPANY_CHECK_TIMEOUT_MS', '499'],
+      ['COMPANY_CHECK_TIMEOUT_MS', '5001'],
       ['TOKEN_REQUEST_TIMEOUT_MS', 'NaN'],
       ['TOKEN_REQUEST_TIMEOUT_MS', 'Infinity'],
     ])('refuses %s=%j and quotes it', (name, value) => {
@@ -213,14 +216,57 @@ describe('loadServiceConfig', () => {
     });
 
     it('accepts the bounds', () => {
-      expect(load({ FLOW_TTL_SECONDS: '1', TOKEN_REQUEST_TIMEOUT_MS: '15000' })).toMatchObject({
+      expect(load({ FLOW_TTL_SECONDS: '1', TOKEN_REQUEST_TIMEOUT_MS: '9000' })).toMatchObject({
         flowTtlSeconds: 1,
-        tokenRequestTimeoutMs: 15000,
+        tokenRequestTimeoutMs: 9000,
       });
-      expect(load({ FLOW_TTL_SECONDS: '3600', TOKEN_REQUEST_TIMEOUT_MS: '100' })).toMatchObject({
+      expect(load({ FLOW_TTL_SECONDS: '3600', TOKEN_REQUEST_TIMEOUT_MS: '1000' })).toMatchObject({
         flowTtlSeconds: 3600,
-        tokenRequestTimeoutMs: 100,
+        tokenRequestTimeoutMs: 1000,
       });
+    });
+
+    it('C4: a longer company check leaves less time for the token request, so the callback still fits 25 s', () => {
+      expect(load({ COMPANY_CHECK_TIMEOUT_MS: '500', TOKEN_REQUEST_TIMEOUT_MS: '11500' })).toMatchObject({
+        companyCheckTimeoutMs: 500,
+        tokenRequestTimeoutMs: 11500,
+      });
+      expect(
+        problemsOf(() => load({ COMPANY_CHECK_TIMEOUT_MS: '5000', TOKEN_REQUEST_TIMEOUT_MS: '8000' })),
+      ).toEqual(['TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 7000, got "8000"']);
+    });
+  });
+
+  describe('given the accounting API host of the company check (B6)', () => {
+    it("defaults to Intuit's host for the environment", () => {
+      expect(load({}).qboApiBaseUrl).toBe('https://sandbox-quickbooks.api.intuit.com');
+      expect(
+        load({ QBO_ENVIRONMENT: 'production', QBO_REDIRECT_URI: 'https://connect.example.com/callback' })
+          .qboApiBaseUrl,
+      ).toBe('https://quickbooks.api.intuit.com');
+    });
+
+    it("refuses the other environment's host, which the keys cannot open", () => {
+      expect(
+        problemsOf(() =>
+          load({
+            QBO_ENVIRONMENT: 'production',
+            QBO_API_BASE_URL: 'https://sandbox-quickbooks.api.intuit.com',
+          }),
+        ),
+      ).toEqual([
+        "QBO_API_BASE_URL is Intuit's sandbox host but QBO_ENVIRONMENT is production: use https://quickbooks.api.intuit.com",
+      ]);
+    });
+
+    it('refuses a host with a path, plain http outside a sandbox loopback, and accepts the emulator', () => {
+      expect(problemsOf(() => load({ QBO_API_BASE_URL: 'https://quickbooks.example.com/v3' }))).toEqual([
+        'QBO_API_BASE_URL must be a host without a path or query, got "https://quickbooks.example.com/v3"',
+      ]);
+      expect(problemsOf(() => load({ QBO_API_BASE_URL: 'http://quickbooks.example.com' }))).toEqual([
+        expect.stringMatching(/^QBO_API_BASE_URL must be an https URL/),
+      ]);
+      expect(load({ QBO_API_BASE_URL: 'http://127.0.0.1:4010' }).qboApiBaseUrl).toBe('http://127.0.0.1:4010');
     });
   });
 

@@ -12,6 +12,7 @@ const ALL_KINDS = Object.keys({
   expired: true,
   failed: true,
   finishing: true,
+  unverified: true,
   'not-configured': true,
   'try-again': true,
   'invalid-request': true,

@@ -13,6 +13,7 @@ export const HEADING = {
   cancelled: 'You cancelled the connection',
   expired: 'This link has expired or was already used',
   failed: 'We could not finish connecting to QuickBooks',
+  unverified: 'We could not confirm your QuickBooks company',
   finishing: 'Finishing your connection…',
   notFound: 'Page not found',
   invalidRequest: 'This link is not valid',

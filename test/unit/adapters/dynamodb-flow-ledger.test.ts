@@ -476,6 +476,7 @@ describe('DynamoDbFlowLedger', () => {
       refreshTokenExpiresAt: NOW + 8_726_400_000,
       connectedAt: NOW,
       qboEnvironment: 'sandbox',
+      companyName: 'Canary Bakery LLC',
     };
 
     it('D3: writes the connection and marks the code CONNECTED in one TransactWriteCommand', async () => {

@@ -1,11 +1,9 @@
-import { once } from 'node:events';
 import { inspect } from 'node:util';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { basicAuthorization, IntuitTokenClient } from '../../../lambdas/adapters/intuit-token-client';
 import type { ClientCredentials } from '../../../lambdas/core/config';
 import { TokenEndpointError } from '../../../lambdas/core/token-endpoint';
+import type { Script } from '../fakes/scripted-server';
+import { closedPort, json, ScriptedServer } from '../fakes/scripted-server';
 
 const CREDENTIALS: ClientCredentials = {
   clientId: 'ABcanaryClientId0001',
@@ -24,67 +22,12 @@ const TOKEN_BODY = {
   x_refresh_token_hard_expires_in: 157_680_000,
 };
 
-interface Received {
-  method: string | undefined;
-  url: string | undefined;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-type Script = (request: Received, response: ServerResponse, raw: IncomingMessage) => void;
-
-/** A tiny scripted HTTP server on 127.0.0.1 that records every request it receives. */
-class ScriptedServer {
-  readonly requests: Received[] = [];
-  private readonly server: Server;
-  private constructor(script: Script) {
-    this.server = createServer((raw, response) => {
-      const chunks: Buffer[] = [];
-      raw.on('data', (chunk: Buffer) => chunks.push(chunk));
-      raw.on('end', () => {
-        const request = {
-          method: raw.method,
-          url: raw.url,
-          headers: raw.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        };
-        this.requests.push(request);
-        script(request, response, raw);
-      });
-    });
-  }
-
-  static async start(script: Script): Promise<ScriptedServer> {
-    const scripted = new ScriptedServer(script);
-    scripted.server.listen(0, '127.0.0.1');
-    await once(scripted.server, 'listening');
-    return scripted;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-const json =
-  (status: number, body: unknown, headers: Record<string, string> = {}): Script =>
-  (_request, response) => {
-    response.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-    response.end(typeof body === 'string' ? body : JSON.stringify(body));
-  };
-
 let servers: ScriptedServer[] = [];
 async function serve(script: Script): Promise<{ server: ScriptedServer; client: IntuitTokenClient }> {
   const server = await ScriptedServer.start(script);
   servers.push(server);
   const client = new IntuitTokenClient({
     tokenEndpoint: `${server.url}/oauth2/v1/tokens/bearer`,
-    revocationEndpoint: `${server.url}/v2/oauth2/tokens/revoke`,
     redirectUri: REDIRECT_URI,
   });
   return { server, client };
@@ -98,16 +41,6 @@ async function failureOf(promise: Promise<unknown>): Promise<TokenEndpointError>
   if (!(error instanceof TokenEndpointError))
     throw new Error(`expected a TokenEndpointError, got ${String(error)}`);
   return error;
-}
-
-/** A port nobody listens on: bind it, then close it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 afterEach(async () => {
@@ -292,7 +225,6 @@ describe('IntuitTokenClient.exchangeCode', () => {
       const port = await closedPort();
       const client = new IntuitTokenClient({
         tokenEndpoint: `http://127.0.0.1:${port}/oauth2/v1/tokens/bearer`,
-        revocationEndpoint: `http://127.0.0.1:${port}/revoke`,
         redirectUri: REDIRECT_URI,
       });
       let attempts = 0;
@@ -311,7 +243,6 @@ describe('IntuitTokenClient.exchangeCode', () => {
       const port = await closedPort();
       const client = new IntuitTokenClient({
         tokenEndpoint: `http://localhost:${port}/oauth2/v1/tokens/bearer`,
-        revocationEndpoint: `http://localhost:${port}/revoke`,
         redirectUri: REDIRECT_URI,
       });
       const error = await failureOf(client.exchangeCode(CODE, CREDENTIALS, 2000));
@@ -363,37 +294,5 @@ describe('IntuitTokenClient.exchangeCode', () => {
         for (const secret of secrets.slice(0, 4)) expect(printed).not.toContain(secret);
       }
     });
-  });
-});
-
-describe('IntuitTokenClient.revoke', () => {
-  it('revokes with Basic auth and a JSON body, and resolves true on 200', async () => {
-    const { server, client } = await serve(json(200, ''));
-    await expect(client.revoke('canary-refresh-token', CREDENTIALS, 2000)).resolves.toBe(true);
-    const [request] = server.requests;
-    expect(request?.url).toBe('/v2/oauth2/tokens/revoke');
-    expect(request?.headers.authorization).toBe(basicAuthorization(CREDENTIALS));
-    expect(request?.headers['content-type']).toMatch(/^application\/json/);
-    expect(JSON.parse(request?.body ?? '')).toEqual({ token: 'canary-refresh-token' });
-  });
-
-  it.each([400, 401, 500])('resolves false on %i', async (status) => {
-    const { client } = await serve(json(status, { error: 'invalid_request' }));
-    await expect(client.revoke('t', CREDENTIALS, 2000)).resolves.toBe(false);
-  });
-
-  it('resolves false on a timeout instead of throwing', async () => {
-    const { client } = await serve(() => undefined);
-    await expect(client.revoke('t', CREDENTIALS, 200)).resolves.toBe(false);
-  });
-
-  it('resolves false when the endpoint is unreachable', async () => {
-    const port = await closedPort();
-    const client = new IntuitTokenClient({
-      tokenEndpoint: `http://127.0.0.1:${port}/t`,
-      revocationEndpoint: `http://127.0.0.1:${port}/r`,
-      redirectUri: REDIRECT_URI,
-    });
-    await expect(client.revoke('t', CREDENTIALS, 1000)).resolves.toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import {
   StaticCredentialsSource,
 } from '../../../lambdas/adapters/secrets-manager-credentials';
 import type { SecretsManagerCredentialsOptions } from '../../../lambdas/adapters/secrets-manager-credentials';
-import { ConfigError } from '../../../lambdas/core/errors';
+import { ConfigError, CredentialsUnavailableError } from '../../../lambdas/core/errors';
 
 const secrets = mockClient(SecretsManagerClient);
 
@@ -180,12 +180,22 @@ describe('SecretsManagerCredentialsSource', () => {
       expect(error.message).toContain('(AccessDeniedException)');
     });
 
-    it('G5: turns an unreachable Secrets Manager into a ConfigError ("not configured yet" page)', async () => {
-      secrets
-        .on(GetSecretValueCommand)
-        .rejects(Object.assign(new Error('connect ETIMEDOUT'), { name: 'TimeoutError' }));
-      await expect(source().get()).rejects.toBeInstanceOf(ConfigError);
-    });
+    it.each(['TimeoutError', 'ThrottlingException', 'InternalServiceError', 'ECONNRESET'])(
+      'G5: an unreachable or throttled Secrets Manager (%s) is CredentialsUnavailableError ("try again"), not a ConfigError',
+      async (name) => {
+        secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('connect ETIMEDOUT x'), { name }));
+        const error: unknown = await source()
+          .get()
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(error).toBeInstanceOf(CredentialsUnavailableError);
+        expect(error).not.toBeInstanceOf(ConfigError);
+        expect(error).toMatchObject({ awsErrorName: name, code: 'SECRETS_UNAVAILABLE' });
+        expect(JSON.stringify(error)).not.toContain('ETIMEDOUT x');
+      },
+    );
 
     it('does not cache a failed read', async () => {
       secrets
@@ -193,8 +203,30 @@ describe('SecretsManagerCredentialsSource', () => {
         .rejectsOnce(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }))
         .resolves({ SecretString: JSON.stringify(VALID) });
       const credentials = source();
-      await expect(credentials.get()).rejects.toBeInstanceOf(ConfigError);
+      await expect(credentials.get()).rejects.toBeInstanceOf(CredentialsUnavailableError);
       await expect(credentials.get()).resolves.toEqual(VALID);
+    });
+  });
+
+  describe('given Intuit answered invalid_client and the caller invalidates (keys rotated at Intuit)', () => {
+    it('reads the secret afresh on the next get instead of waiting out the cache', async () => {
+      const rotated = { ...VALID, clientSecret: 'rotated-secret-value-2' };
+      secrets
+        .on(GetSecretValueCommand)
+        .resolvesOnce({ SecretString: JSON.stringify(VALID) })
+        .resolves({ SecretString: JSON.stringify(rotated) });
+      const credentials = source();
+      await expect(credentials.get()).resolves.toEqual(VALID);
+      // Cached: no second read.
+      await expect(credentials.get()).resolves.toEqual(VALID);
+      expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+
+      credentials.invalidate();
+      await expect(credentials.get()).resolves.toEqual(rotated);
+      expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+      // Cached again afterwards.
+      await expect(credentials.get()).resolves.toEqual(rotated);
+      expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
     });
   });
 });

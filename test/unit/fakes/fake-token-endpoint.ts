@@ -56,8 +56,6 @@ export interface ExchangeCall {
 
 export class FakeTokenEndpoint implements TokenEndpoint {
   readonly exchanges: ExchangeCall[] = [];
-  readonly revocations: { token: string; credentials: ClientCredentials; timeoutMs: number }[] = [];
-  revokeResult = true;
   private script: ExchangeBehaviour[];
   /** Overrides the script per code when set (property tests give each flow its own behaviour). */
   behaviourFor?: (code: string) => ExchangeBehaviour;
@@ -90,11 +88,6 @@ export class FakeTokenEndpoint implements TokenEndpoint {
       case 'deferred':
         return behaviour.deferred.promise;
     }
-  }
-
-  async revoke(token: string, credentials: ClientCredentials, timeoutMs: number): Promise<boolean> {
-    this.revocations.push({ token, credentials, timeoutMs });
-    return this.revokeResult;
   }
 
   private next(): ExchangeBehaviour {

@@ -10,6 +10,8 @@ import type { HttpResponse } from '../../../lambdas/core/http-responses';
 import type { ConnectorRuntime, FlowDependencies } from '../../../lambdas/core/runtime';
 import { CapturingTelemetry } from './capturing-telemetry';
 import { FakeClock } from './fake-clock';
+import type { CompanyCheckBehaviour } from './fake-company-info';
+import { FakeCompanyInfo } from './fake-company-info';
 import type { ExchangeBehaviour } from './fake-token-endpoint';
 import { FakeTokenEndpoint } from './fake-token-endpoint';
 import { InMemoryFlowLedger } from './in-memory-flow-ledger';
@@ -28,6 +30,7 @@ export interface StartedFlow {
 export interface HarnessOptions {
   readonly config?: Partial<ServiceConfig>;
   readonly script?: ExchangeBehaviour[];
+  readonly companyChecks?: CompanyCheckBehaviour[];
   readonly inFlightWaitMs?: number;
 }
 
@@ -37,6 +40,7 @@ export class FlowHarness {
   readonly telemetry = new CapturingTelemetry();
   readonly credentials = new FakeCredentials();
   readonly tokenEndpoint: FakeTokenEndpoint;
+  readonly companyInfo: FakeCompanyInfo;
   readonly config: ServiceConfig;
   runtime: () => ConnectorRuntime;
   private codes = 0;
@@ -44,11 +48,13 @@ export class FlowHarness {
   constructor(private readonly options: HarnessOptions = {}) {
     this.config = serviceConfig(options.config);
     this.tokenEndpoint = new FakeTokenEndpoint(...(options.script ?? []));
+    this.companyInfo = new FakeCompanyInfo(...(options.companyChecks ?? []));
     this.runtime = () => ({
       config: this.config,
       credentials: this.credentials,
       ledger: this.ledger,
       tokenEndpoint: this.tokenEndpoint,
+      companyInfo: this.companyInfo,
     });
   }
 

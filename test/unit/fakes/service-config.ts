@@ -1,5 +1,6 @@
 /** A valid configuration and credentials for flow tests, with recognisable canary values (F1). */
 import type { ClientCredentials, CredentialsSource, ServiceConfig } from '../../../lambdas/core/config';
+import { QBO_API_BASE_URLS } from '../../../lambdas/core/company-info';
 import { INTUIT_ENDPOINTS } from '../../../lambdas/core/config';
 
 export const REDIRECT_URI = 'https://connect.example.com/callback';
@@ -13,9 +14,10 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     scopes: ['com.intuit.quickbooks.accounting'],
     authorizationEndpoint: INTUIT_ENDPOINTS.authorization,
     tokenEndpoint: INTUIT_ENDPOINTS.token,
-    revocationEndpoint: INTUIT_ENDPOINTS.revocation,
+    qboApiBaseUrl: QBO_API_BASE_URLS.sandbox,
     flowTtlSeconds: 900,
     tokenRequestTimeoutMs: 8000,
+    companyCheckTimeoutMs: 3000,
     flowTableName: 'flows',
     connectionTableName: 'connections',
     ...overrides,
@@ -30,9 +32,13 @@ export const CREDENTIALS: ClientCredentials = {
 
 export class FakeCredentials implements CredentialsSource {
   calls = 0;
+  invalidations = 0;
   constructor(private readonly result: () => ClientCredentials = () => CREDENTIALS) {}
   async get(): Promise<ClientCredentials> {
     this.calls += 1;
     return this.result();
+  }
+  invalidate(): void {
+    this.invalidations += 1;
   }
 }

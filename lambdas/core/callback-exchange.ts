@@ -1,0 +1,300 @@
+/**
+ * The winner of the claim exchanges the code once (C3), proves the company with the new token
+ * (B6), and stores the tokens with the code's outcome in one write (C8). The callback never
+ * revokes: reports say a revoke at Intuit can invalidate every token the app holds for that
+ * company or user, including a stored connection that works; tokens that are not stored live only
+ * in this process and expire unused.
+ */
+import type { CallbackContext, ClaimedCode } from './callback-outcomes';
+import { finishingPage, outcomeRedirect, recordFailureBestEffort } from './callback-outcomes';
+import type { CompanyCheck } from './company-info';
+import { LeaseLostError, StorageUnavailableError } from './errors';
+import { hashPrefix } from './flow-identifiers';
+import type { ConnectionRecord, FailureReason } from './flow-ledger';
+import type { HttpResponse } from './http-responses';
+import type { LogField } from './telemetry';
+import type { LogCode, MetricName } from './telemetry-codes';
+import { METRICS } from './telemetry-codes';
+import type { TokenFailureKind, TokenSet } from './token-endpoint';
+import { TokenEndpointError } from './token-endpoint';
+import { WRITE_WORST_MS } from './time-budget';
+
+const STORE_ATTEMPTS = 3;
+/** The shortest company check worth making; the reserve before the exchange guarantees it fits. */
+const MIN_COMPANY_CHECK_MS = 500;
+
+const FAILURES: Record<
+  TokenFailureKind,
+  {
+    code: LogCode;
+    status: 'FAILED' | 'UNKNOWN';
+    reason: FailureReason;
+    metrics: MetricName[];
+    message: string;
+  }
+> = {
+  invalid_grant: {
+    code: 'TOKEN_EXCHANGE_INVALID_GRANT',
+    status: 'FAILED',
+    reason: 'invalid_grant',
+    metrics: [METRICS.TokenExchangeFailed, METRICS.InvalidGrant],
+    message:
+      'Intuit answered invalid_grant: code expired, already used, or issued for another redirect URI, client or environment',
+  },
+  invalid_client: {
+    code: 'TOKEN_EXCHANGE_INVALID_CLIENT',
+    status: 'FAILED',
+    reason: 'invalid_client',
+    metrics: [METRICS.TokenExchangeFailed, METRICS.InvalidClient],
+    message:
+      'Intuit answered invalid_client: wrong client id or secret, or keys from the other environment; the secret is read afresh next time',
+  },
+  oauth_error: {
+    code: 'TOKEN_EXCHANGE_REJECTED',
+    status: 'FAILED',
+    reason: 'oauth_error',
+    metrics: [METRICS.TokenExchangeFailed],
+    message: 'Intuit refused the exchange with an OAuth error',
+  },
+  ambiguous: {
+    code: 'TOKEN_EXCHANGE_AMBIGUOUS',
+    status: 'UNKNOWN',
+    reason: 'ambiguous',
+    metrics: [METRICS.TokenExchangeFailed, METRICS.TokenExchangeAmbiguous],
+    message:
+      'Token request may have reached Intuit (timeout, 5xx, 429 or reset); code treated as spent, not retried',
+  },
+  unreachable: {
+    code: 'TOKEN_EXCHANGE_UNREACHABLE',
+    status: 'FAILED',
+    reason: 'unreachable',
+    metrics: [METRICS.TokenExchangeFailed],
+    message: 'Token endpoint unreachable (request never left)',
+  },
+  malformed: {
+    code: 'TOKEN_RESPONSE_MALFORMED',
+    status: 'FAILED',
+    reason: 'malformed_response',
+    metrics: [METRICS.TokenExchangeFailed],
+    message: 'Intuit answered success with a body that is not a valid token response; nothing stored',
+  },
+};
+
+export async function exchange(
+  ctx: CallbackContext,
+  input: ClaimedCode,
+  reference: string,
+  exchangeTimeoutMs: number,
+): Promise<HttpResponse> {
+  const { deps, config, runtime } = ctx;
+  const startedAt = deps.clock();
+  const diagnostics: Record<string, LogField> = {
+    codeHashPrefix: hashPrefix(input.codeHash),
+    flowAgeMs: input.flowAgeMs,
+    qboEnvironment: config.qboEnvironment,
+    redirectUri: config.redirectUri,
+    clientIdPrefix: input.credentials.clientId.slice(0, 6),
+    realmId: input.realmId,
+    reference,
+  };
+
+  let tokens: TokenSet;
+  let intuitTid: string | undefined;
+  try {
+    ({ tokens, intuitTid } = await runtime.tokenEndpoint.exchangeCode(
+      input.code,
+      input.credentials,
+      exchangeTimeoutMs,
+    ));
+  } catch (error) {
+    // Anything unexpected may have happened after the request left: treat it as ambiguous (C3).
+    const failure =
+      error instanceof TokenEndpointError ? error : new TokenEndpointError('ambiguous', {}, error);
+    const spec = FAILURES[failure.kind];
+    deps.telemetry.record({
+      code: spec.code,
+      level: 'error',
+      message: spec.message,
+      metrics: spec.metrics,
+      fields: {
+        ...diagnostics,
+        exchangeMs: deps.clock() - startedAt,
+        intuitTid: failure.details.intuitTid,
+        oauthError: failure.details.oauthError,
+        httpStatus: failure.details.status,
+        transportCode: failure.details.transportCode,
+      },
+    });
+    // Keys rotated in Intuit's portal must work at once, not after the secret's cache expires.
+    if (failure.kind === 'invalid_client') runtime.credentials.invalidate();
+    await recordFailureBestEffort(ctx, input.codeHash, spec.status, spec.reason, diagnostics);
+    return outcomeRedirect(ctx, 'failed', reference);
+  }
+  const exchangeMs = deps.clock() - startedAt;
+  deps.telemetry.timing(METRICS.TokenExchangeLatency, exchangeMs);
+  const exchanged = { ...diagnostics, exchangeMs, intuitTid };
+
+  // B6: nothing is stored until the new token has opened the company the URL names.
+  const checkTimeoutMs = Math.max(
+    MIN_COMPANY_CHECK_MS,
+    Math.min(config.companyCheckTimeoutMs, ctx.deadline - deps.clock() - 2 * WRITE_WORST_MS),
+  );
+  const check = await runtime.companyInfo.checkCompany(input.realmId, tokens.accessToken, checkTimeoutMs);
+  if (check.kind !== 'verified') return companyNotVerified(ctx, input, check, exchanged);
+
+  const receivedAt = deps.clock();
+  const connection: ConnectionRecord = {
+    realmId: input.realmId,
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    accessTokenExpiresAt: receivedAt + tokens.expiresInSeconds * 1000,
+    refreshTokenExpiresAt: receivedAt + tokens.refreshTokenExpiresInSeconds * 1000,
+    ...(tokens.refreshTokenHardExpiresInSeconds !== undefined
+      ? { refreshTokenHardExpiresAt: receivedAt + tokens.refreshTokenHardExpiresInSeconds * 1000 }
+      : {}),
+    connectedAt: receivedAt,
+    qboEnvironment: config.qboEnvironment,
+    companyName: check.companyName,
+  };
+  return store(ctx, input, connection, { ...exchanged, companyCheckTid: check.intuitTid });
+}
+
+/** B6: the company is not proven. Nothing is stored; an existing connection is untouched. */
+async function companyNotVerified(
+  ctx: CallbackContext,
+  input: ClaimedCode,
+  check: Exclude<CompanyCheck, { kind: 'verified' }>,
+  exchanged: Record<string, LogField>,
+): Promise<HttpResponse> {
+  const { telemetry } = ctx.deps;
+  const fields = {
+    ...exchanged,
+    httpStatus: check.status,
+    faultCode: check.faultCode,
+    companyCheckTid: check.intuitTid,
+    transportCode: check.transportCode,
+  };
+  const reference = String(exchanged['reference']);
+  if (check.kind === 'mismatch') {
+    telemetry.record({
+      code: 'REALM_MISMATCH',
+      level: 'error',
+      message:
+        'The new access token is not authorised for the realmId in the callback URL (forged or edited); nothing stored',
+      metrics: [METRICS.RealmMismatch],
+      fields,
+    });
+    await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_mismatch', exchanged);
+    return outcomeRedirect(ctx, 'failed', reference);
+  }
+  if (check.kind === 'misconfigured') {
+    telemetry.record({
+      code: 'COMPANY_CHECK_MISCONFIGURED',
+      level: 'error',
+      message:
+        `CompanyInfo refused the new token (401 or wrong cluster): QBO_API_BASE_URL ${ctx.config.qboApiBaseUrl} ` +
+        `must be Intuit's ${ctx.config.qboEnvironment} API host, matching the keys' environment; nothing stored`,
+      metrics: [METRICS.ConfigError],
+      fields: { ...fields, qboApiBaseUrl: ctx.config.qboApiBaseUrl },
+    });
+  } else {
+    telemetry.record({
+      code: 'COMPANY_CHECK_UNAVAILABLE',
+      level: 'error',
+      message:
+        'CompanyInfo did not answer usably (timeout, 5xx, 429 or reset); company unverified, nothing stored',
+      metrics: [METRICS.CompanyCheckUnavailable],
+      fields,
+    });
+  }
+  await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_unverified', exchanged);
+  return outcomeRedirect(ctx, 'unverified', reference);
+}
+
+/**
+ * C8: retry the write while a whole attempt still fits, keeping time to record a failure; then
+ * decide from what the ledger says, never from what this process hoped.
+ */
+async function store(
+  ctx: CallbackContext,
+  input: ClaimedCode,
+  connection: ConnectionRecord,
+  fields: Record<string, LogField>,
+): Promise<HttpResponse> {
+  const { deps, runtime } = ctx;
+  let lastError: StorageUnavailableError | LeaseLostError | undefined;
+  for (
+    let attempt = 1;
+    attempt <= STORE_ATTEMPTS &&
+    (attempt === 1 || deps.clock() + WRITE_WORST_MS < ctx.deadline - WRITE_WORST_MS);
+    attempt++
+  ) {
+    try {
+      const written = await runtime.ledger.recordConnection(input.codeHash, connection);
+      return connected(ctx, { ...fields, storeAttempts: attempt, superseded: written === 'superseded' });
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        lastError = error;
+        break;
+      }
+      if (!(error instanceof StorageUnavailableError)) throw error;
+      lastError = error;
+      if (attempt < STORE_ATTEMPTS) await deps.sleep(100 * 3 ** (attempt - 1));
+    }
+  }
+  const reference = String(fields['reference']);
+  const failure = {
+    ...fields,
+    leaseLost: lastError instanceof LeaseLostError,
+    awsError: lastError instanceof StorageUnavailableError ? lastError.awsErrorName : undefined,
+  };
+  // A lost lease: a replay already recorded this code as UNKNOWN, so the ledger says "failed".
+  if (lastError instanceof LeaseLostError) return storeFailed(ctx, failure, reference);
+
+  // Recording the failure blocks a write still in flight (the code must be EXCHANGING to connect)
+  // and tells whether an attempt landed after all.
+  const status = await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'token_store_failed', fields);
+  if (status === 'CONNECTED') return connected(ctx, { ...fields, lateCommit: true });
+  if (status !== undefined) return storeFailed(ctx, failure, reference);
+  // Neither write answered: the tokens may be stored or not. Say nothing the ledger could
+  // contradict; the finishing page's reloads read the ledger and converge on its outcome.
+  deps.telemetry.record({
+    code: 'TOKEN_STORE_UNCERTAIN',
+    level: 'error',
+    message:
+      'Tokens may or may not be stored (DynamoDB did not answer); nothing revoked, finishing page served until the ledger decides',
+    metrics: [METRICS.TokenStoreFailed],
+    fields: failure,
+  });
+  return finishingPage(ctx);
+}
+
+function storeFailed(
+  ctx: CallbackContext,
+  fields: Record<string, LogField>,
+  reference: string,
+): HttpResponse {
+  ctx.deps.telemetry.record({
+    code: 'TOKEN_STORE_FAILED',
+    level: 'error',
+    message:
+      'Tokens could not be stored after a successful exchange; nothing revoked (they expire unused), user asked to reconnect',
+    metrics: [METRICS.TokenStoreFailed],
+    fields,
+  });
+  return outcomeRedirect(ctx, 'failed', reference);
+}
+
+function connected(ctx: CallbackContext, fields: Record<string, LogField>): HttpResponse {
+  ctx.deps.telemetry.record({
+    code: 'CALLBACK_CONNECTED',
+    level: 'info',
+    message:
+      fields['superseded'] === true
+        ? 'Code exchanged once; a newer connection for this company was already stored and is kept'
+        : 'Code exchanged once, company verified, tokens stored',
+    metrics: [METRICS.CallbackConnected],
+    fields,
+  });
+  return outcomeRedirect(ctx, 'connected', String(fields['reference']), String(fields['realmId']));
+}
