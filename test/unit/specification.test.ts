@@ -26,8 +26,8 @@ const ID_LIST = `${ID}(?:(?:,[ \\t]*${WRAP}|/|-)${ID})*`;
  * names such as "AwsSolutions-L1" are not mistaken for citations.
  */
 const CITATION_FORMS: readonly RegExp[] = [
-  // "SECURITY.md A2, A3", "docs/security.md C8", "(SECURITY.md" at the end of a comment line, "G5)" on the next
-  new RegExp(`(?:docs/)?(?:SECURITY|security)\\.md,?(?:[ \\t]+|[ \\t]*${WRAP})(${ID_LIST})`, 'g'),
+  // "docs/security.md A2, A3" (the file name in any case), or the name ending a comment line and "G5)" on the next
+  new RegExp(`(?:docs/)?security\\.md,?(?:[ \\t]+|[ \\t]*${WRAP})(${ID_LIST})`, 'gi'),
   // "(C4)", "(B2, B3)", "(C8, invariant 5)", "(C4: a lease must fit…)", "(A2's binding)"
   new RegExp(`\\((${ID_LIST})(?=[),:;'])`, 'g'),
   // IDs that close a parenthesis after other words: "(callback -> outcome page, E1)"
@@ -113,7 +113,7 @@ describe('the citation patterns', () => {
 
   it('find IDs in every form the sources use', () => {
     const text = [
-      " * the headers of SECURITY.md E2, and the checklist's docs/security.md C8.",
+      " * the headers of Security.md E2, and the checklist's docs/security.md C8.",
       '// A3: a constant (G1, C4) and (E2, invariant 6) or (B5: no CORS)',
       "it('A4/A3: ignores them', () => {});",
       '  /** D5: never overwrite */',
@@ -127,11 +127,11 @@ describe('the citation patterns', () => {
 
   it('find ranges, IDs that close a parenthesis, and lists that wrap onto the next comment line', () => {
     const text = [
-      " * GET /connect: start a flow (SECURITY.md A1-A3). A test name (A2's binding)",
+      " * GET /connect: start a flow (security.md A1-A3). A test name (A2's binding)",
       '/** 303 (callback -> outcome page, E1). */',
-      '    // a "not configured yet" page (SECURITY.md',
+      '    // a "not configured yet" page (docs/security.md',
       '    // G5), so no credential ever passes through code',
-      ' * endpoint saw a code (SECURITY.md B1, B4,',
+      ' * endpoint saw a code (security.md B1, B4,',
       ' * D1). Screenshots…',
     ].join('\n');
     expect(uniqueSorted(citedSecurityIds(text))).toEqual('A1 A2 A3 B1 B4 D1 E1 G5'.split(' '));
@@ -149,7 +149,8 @@ describe('the citation patterns', () => {
   });
 
   it('find invariant numbers alone, in lists and in lists that wrap', () => {
-    const text = '(DESIGN.md invariants 1, 2, 5) and Invariant 6, invariants 3 and 4, invariants 7,\n * 8';
+    const text =
+      '(docs/design.md invariants 1, 2, 5) and Invariant 6, invariants 3 and 4, invariants 7,\n * 8';
     expect(citedInvariants(text)).toEqual([1, 2, 5, 6, 3, 4, 7, 8]);
   });
 });
