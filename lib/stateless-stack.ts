@@ -179,8 +179,9 @@ export class StatelessStack extends Stack {
     // action (SECURITY.md C1): Update of the state, Put of the code; replays read the code (GetItem),
     // outcomes update it.
     allow(callback, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], flowTable);
-    // The callback only ever puts a connection (in the transaction that marks the code CONNECTED).
-    allow(callback, ['dynamodb:PutItem'], [props.connectionTable.tableArn]);
+    // The callback only ever writes a verified connection, as one conditional update inside the
+    // transaction that marks its code CONNECTED; it never reads connections.
+    allow(callback, ['dynamodb:UpdateItem'], [props.connectionTable.tableArn]);
     // DynamoDB decrypts the table key with the caller's permission on the customer managed key;
     // nothing in the callback encrypts with it itself.
     allow(callback, ['kms:Decrypt', 'kms:DescribeKey'], [props.connectionTableKey.keyArn]);

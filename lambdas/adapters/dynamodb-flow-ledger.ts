@@ -20,12 +20,12 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LeaseLostError, StorageUnavailableError } from '../core/errors';
 import { sha256Hex } from '../core/flow-identifiers';
+import type { NewConnection } from '../core/connection-store';
 import { LEDGER_RETENTION_SECONDS } from '../core/flow-ledger';
 import type {
   CancelResult,
   ClaimResult,
   CodeClaim,
-  ConnectionRecord,
   ConnectionWrite,
   FailureReason,
   FlowLedger,
@@ -34,6 +34,8 @@ import type {
   NewFlow,
 } from '../core/flow-ledger';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
+import { newConnectionUpdate } from './connection-item';
+import { storageError } from './dynamodb-errors';
 import {
   DYNAMODB_ATTEMPT_TIMEOUT_MS,
   DYNAMODB_CONNECTION_TIMEOUT_MS,
@@ -271,7 +273,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
     }
   }
 
-  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite> {
+  async recordConnection(codeHash: string, connection: NewConnection): Promise<ConnectionWrite> {
     try {
       await this.client.send(
         new TransactWriteCommand({
@@ -280,13 +282,11 @@ export class DynamoDbFlowLedger implements FlowLedger {
           ClientRequestToken: sha256Hex(`connection:${codeHash}`).slice(0, 36),
           TransactItems: [
             {
-              Put: {
+              // D5: never overwrite a newer grant (another tab, a reconnect) with older tokens.
+              Update: {
                 TableName: this.connectionTable,
-                Item: { ...connection, [REALM]: connection.realmId, version: connection.connectedAt },
-                // D5: never overwrite a newer connection (another tab, a reconnect) with older tokens.
-                ConditionExpression: 'attribute_not_exists(#realm) OR #version < :version',
-                ExpressionAttributeNames: { '#realm': REALM, '#version': 'version' },
-                ExpressionAttributeValues: { ':version': connection.connectedAt },
+                Key: { [REALM]: connection.realmId },
+                ...newConnectionUpdate(connection),
               },
             },
             {
@@ -374,10 +374,4 @@ function toLedgerEntry(item: Record<string, unknown>): LedgerEntry {
     realmId: String(item['realmId']),
     ...(typeof item['reason'] === 'string' ? { reason: item['reason'] as FailureReason } : {}),
   };
-}
-
-/** Keeps only the SDK error's name: its message and metadata never reach a log (F2). */
-function storageError(operation: string, error: unknown): StorageUnavailableError {
-  const name = error instanceof Error ? error.name : 'UnknownError';
-  return new StorageUnavailableError(operation, name, error);
 }

@@ -10,7 +10,8 @@ import { finishingPage, outcomeRedirect, recordFailureBestEffort } from './callb
 import type { CompanyCheck } from './company-info';
 import { LeaseLostError, StorageUnavailableError } from './errors';
 import { hashPrefix } from './flow-identifiers';
-import type { ConnectionRecord, FailureReason } from './flow-ledger';
+import type { NewConnection } from './connection-store';
+import type { FailureReason } from './flow-ledger';
 import type { HttpResponse } from './http-responses';
 import type { LogField } from './telemetry';
 import type { LogCode, MetricName } from './telemetry-codes';
@@ -143,7 +144,7 @@ export async function exchange(
   if (check.kind !== 'verified') return companyNotVerified(ctx, input, check, exchanged);
 
   const receivedAt = deps.clock();
-  const connection: ConnectionRecord = {
+  const connection: NewConnection = {
     realmId: input.realmId,
     accessToken: tokens.accessToken,
     refreshToken: tokens.refreshToken,
@@ -152,7 +153,7 @@ export async function exchange(
     ...(tokens.refreshTokenHardExpiresInSeconds !== undefined
       ? { refreshTokenHardExpiresAt: receivedAt + tokens.refreshTokenHardExpiresInSeconds * 1000 }
       : {}),
-    connectedAt: receivedAt,
+    grantedAt: receivedAt,
     qboEnvironment: config.qboEnvironment,
     companyName: check.companyName,
   };
@@ -218,7 +219,7 @@ async function companyNotVerified(
 async function store(
   ctx: CallbackContext,
   input: ClaimedCode,
-  connection: ConnectionRecord,
+  connection: NewConnection,
   fields: Record<string, LogField>,
 ): Promise<HttpResponse> {
   const { deps, runtime } = ctx;

@@ -86,9 +86,11 @@ export async function handleCallback(
         ? await answerWithoutCookie(baseCtx, sha256Hex(input.code), stateHash)
         : refuseForeignBrowser(baseCtx, {});
     }
-    const ctx: CallbackContext = { ...baseCtx, expireCookie: expiredFlowCookie(input.state) };
     const flowAgeMs = Number.isNaN(cookie.issuedAt) ? undefined : deps.clock() - cookie.issuedAt;
-    if (input.kind === 'error') return await cancel(ctx, stateHash, input.error, flowAgeMs);
+    // A cancellation keeps its cookie: only a code's replay can be answered without one, so the
+    // cookie (15 minutes) is what lets a replayed cancellation land on "you cancelled" again.
+    if (input.kind === 'error') return await cancel(baseCtx, stateHash, input.error, flowAgeMs);
+    const ctx: CallbackContext = { ...baseCtx, expireCookie: expiredFlowCookie(input.state) };
 
     // G5: credentials are checked before the claim, so a misconfiguration spends no state and no code.
     let credentials: ClientCredentials;

@@ -4,6 +4,8 @@
  * writes; see DESIGN.md "The callback as a state machine".
  */
 
+import type { NewConnection } from './connection-store';
+
 /**
  * How long consumed states and code entries are kept (TTL cleans up after): replays land on their
  * first outcome for that long, and a code that resurfaces from browser history with a fresh flow
@@ -72,20 +74,6 @@ export type ClaimResult =
 export type CancelResult =
   'cancelled' | 'already-cancelled' | 'state-not-found' | 'state-expired' | 'state-used';
 
-/** Tokens for one company, as stored after a successful exchange. */
-export interface ConnectionRecord {
-  readonly realmId: string;
-  readonly accessToken: string;
-  readonly refreshToken: string;
-  readonly accessTokenExpiresAt: number;
-  readonly refreshTokenExpiresAt: number;
-  readonly refreshTokenHardExpiresAt?: number;
-  readonly connectedAt: number;
-  readonly qboEnvironment: string;
-  /** CompanyInfo.CompanyName, as Intuit answered the company check (B6). */
-  readonly companyName: string;
-}
-
 export type ConnectionWrite = 'stored' | 'superseded';
 
 export interface FlowLedger {
@@ -104,11 +92,12 @@ export interface FlowLedger {
    */
   recordFailure(codeHash: string, status: 'FAILED' | 'UNKNOWN', reason: FailureReason): Promise<LedgerStatus>;
   /**
-   * Stores the tokens and marks the code CONNECTED in one write (one round trip). Resolves
-   * 'superseded' when a newer connection for the company was already stored (D5): it is kept and
+   * Stores the verified connection (ConnectionStore's item) and marks the code CONNECTED in one
+   * write (one round trip). Resolves 'superseded' when a connection from a newer grant was already
+   * stored (D5, compared on grantedAt): it is kept and
    * the code is still marked CONNECTED. Rejects with LeaseLostError when the code is no longer
    * EXCHANGING, and with StorageUnavailableError when DynamoDB fails (the write may still have
    * landed: recordFailure tells).
    */
-  recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite>;
+  recordConnection(codeHash: string, connection: NewConnection): Promise<ConnectionWrite>;
 }

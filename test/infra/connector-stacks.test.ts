@@ -487,14 +487,14 @@ describe('least privilege per function (SECURITY.md D2)', () => {
     }
   });
 
-  it('callback may claim codes, put connections with the connections key, and read the credentials, nothing more', () => {
+  it('callback may claim codes, write verified connections with the connections key, and read the credentials, nothing more', () => {
     for (const [, c] of connectors()) {
       // Only the calls its code makes: no read or update of connections, no ConditionCheckItem, no
       // kms:Encrypt (DynamoDB only needs Decrypt of the table key on the caller's behalf).
       expect(permissionsOf(c, c.stateless.handlers.callback.role)).toEqual([
         'dynamodb:GetItem FlowTable.Arn',
-        'dynamodb:PutItem ConnectionTable.Arn',
         'dynamodb:PutItem FlowTable.Arn',
+        'dynamodb:UpdateItem ConnectionTable.Arn',
         'dynamodb:UpdateItem FlowTable.Arn',
         'kms:Decrypt ConnectionTableKey.Arn',
         'kms:DescribeKey ConnectionTableKey.Arn',

@@ -3,6 +3,7 @@
  * token before storing anything, never revokes, and never answers an outcome the ledger could
  * contradict. Also the replay and credential details that came with it (A2, C8, G5).
  */
+import type { Connection } from '../../lambdas/core/connection-store';
 import { CredentialsUnavailableError } from '../../lambdas/core/errors';
 import { expiredFlowCookie, flowCookieName } from '../../lambdas/core/flow-cookie';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
@@ -17,15 +18,20 @@ import { throttled } from './fakes/in-memory-flow-ledger';
 import { CREDENTIALS, FakeCredentials } from './fakes/service-config';
 
 const TID = '1-companyinfo-tid-0002';
-const VICTIM = {
+const VICTIM: Connection = {
   realmId: REALM_ID,
-  accessToken: 'victim-access-token',
-  refreshToken: 'victim-refresh-token',
-  accessTokenExpiresAt: 1,
-  refreshTokenExpiresAt: 2,
+  status: 'ACTIVE',
+  version: 1,
+  grantedAt: 3,
   connectedAt: 3,
   qboEnvironment: 'sandbox',
   companyName: 'Victim Inc',
+  tokens: {
+    accessToken: 'victim-access-token',
+    refreshToken: 'victim-refresh-token',
+    accessTokenExpiresAt: 1,
+    refreshTokenExpiresAt: 2,
+  },
 };
 
 function location(response: HttpResponse): string {
@@ -221,7 +227,7 @@ describe('given the write of the tokens does not answer (C8, G4)', () => {
     // Not "failed": the tokens are stored, so nothing may say otherwise.
     expect(first.statusCode).toBe(200);
     expect(first.body).toContain('Finishing your connection');
-    expect(h.ledger.connections.get(REALM_ID)?.accessToken).toBe(FAKE_TOKENS.accessToken);
+    expect(h.ledger.connections.get(REALM_ID)?.tokens?.accessToken).toBe(FAKE_TOKENS.accessToken);
     // The finishing page reloads: the replay reads the ledger and lands on the real outcome.
     const replay = await h.callback(flow);
     expect(location(replay)).toBe('/outcome/connected');
@@ -241,6 +247,27 @@ describe('given the write of the tokens does not answer (C8, G4)', () => {
     const replay = await h.callback(flow);
     expect(location(replay)).toMatch(/^\/outcome\/failed\?ref=/);
     expect(h.ledger.connections.size).toBe(0);
+  });
+});
+
+describe('given a duplicate finds the lease passed and DynamoDB does not answer (G3)', () => {
+  it('G3: answers the finishing page rather than an outcome the ledger may contradict', async () => {
+    const h = new FlowHarness({ script: [{ kind: 'hang' }], inFlightWaitMs: 0 });
+    const flow = await h.startFlow();
+    void h.callback(flow);
+    await new Promise((resolve) => setImmediate(resolve));
+    const entry = h.ledger.entries.get(sha256Hex(flow.code));
+    h.clock.advance((entry?.leaseUntil ?? 0) - h.clock.now());
+    h.ledger.failNext('recordFailure', 1, () => throttled('recordFailure'));
+
+    const replay = await h.callback(flow);
+
+    expect(replay.statusCode).toBe(200);
+    expect(replay.body).toContain('Finishing your connection');
+    expect(h.telemetry.codes()).toContain('EXCHANGE_LEASE_EXPIRED');
+    // Once DynamoDB answers, the next reload records UNKNOWN and lands on the failed page.
+    expect(location(await h.callback(flow))).toMatch(/^\/outcome\/failed\?ref=/);
+    expect(h.tokenEndpoint.exchanges).toHaveLength(1);
   });
 });
 
@@ -286,6 +313,15 @@ describe('given a finished callback is replayed (A2, C2)', () => {
     const response = await h.callback({ ...other, code: flow.code }, { cookies: [] });
     expect(response.statusCode).toBe(400);
     expect(h.tokenEndpoint.exchanges).toHaveLength(1);
+  });
+
+  it('B4: a declined callback keeps its cookie, so a replay in the same browser lands on "you cancelled" again', async () => {
+    const h = new FlowHarness();
+    const flow = await h.startFlow();
+    const query = new URLSearchParams({ error: 'access_denied', state: flow.state }).toString();
+    const response = await h.callback(flow, { query });
+    expect(location(response)).toBe('/outcome/cancelled');
+    expect(response.cookies).toBeUndefined();
   });
 
   it('B4: replaying a declined callback logs CALLBACK_REPLAYED, not a second CALLBACK_CANCELLED', async () => {

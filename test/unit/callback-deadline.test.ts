@@ -4,6 +4,7 @@
  * connection is never overwritten (D5). Also the last resort when Lambda is about to time out.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { Connection } from '../../lambdas/core/connection-store';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
 import { createPowertoolsTelemetry } from '../../lambdas/adapters/powertools-telemetry';
 import { createCallbackHandler } from '../../lambdas/handlers/factories';
@@ -54,7 +55,7 @@ describe('given a newer connection for the company was stored first (D5)', () =>
   it('keeps the newer tokens and still answers connected', async () => {
     const h = new FlowHarness({ script: [succeed()] });
     const flow = await h.startFlow();
-    const newer = { ...(await newerConnection()), connectedAt: h.clock.now() + 60_000 };
+    const newer = { ...newerConnection(), grantedAt: h.clock.now() + 60_000 };
     h.ledger.connections.set(REALM_ID, newer);
     const response = await h.callback(flow);
     expect(response.headers['Location']).toBe('/outcome/connected');
@@ -63,16 +64,21 @@ describe('given a newer connection for the company was stored first (D5)', () =>
   });
 });
 
-async function newerConnection() {
+function newerConnection(): Connection {
   return {
     realmId: REALM_ID,
-    accessToken: 'newer-access',
-    refreshToken: 'newer-refresh',
-    accessTokenExpiresAt: 0,
-    refreshTokenExpiresAt: 0,
+    status: 'ACTIVE',
+    version: 1,
+    grantedAt: 0,
     connectedAt: 0,
     qboEnvironment: 'sandbox',
     companyName: 'Newer Company',
+    tokens: {
+      accessToken: 'newer-access',
+      refreshToken: 'newer-refresh',
+      accessTokenExpiresAt: 0,
+      refreshTokenExpiresAt: 0,
+    },
   };
 }
 

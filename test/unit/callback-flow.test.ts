@@ -76,14 +76,19 @@ describe('handleCallback', () => {
       ]);
       expect(h.ledger.connections.get(REALM_ID)).toEqual({
         realmId: REALM_ID,
-        accessToken: FAKE_TOKENS.accessToken,
-        refreshToken: FAKE_TOKENS.refreshToken,
-        accessTokenExpiresAt: h.clock.now() + 3600 * 1000,
-        refreshTokenExpiresAt: h.clock.now() + 8_726_400 * 1000,
-        refreshTokenHardExpiresAt: h.clock.now() + 157_680_000 * 1000,
+        status: 'ACTIVE',
+        version: 1,
+        grantedAt: h.clock.now(),
         connectedAt: h.clock.now(),
         qboEnvironment: 'sandbox',
         companyName: COMPANY_NAME,
+        tokens: {
+          accessToken: FAKE_TOKENS.accessToken,
+          refreshToken: FAKE_TOKENS.refreshToken,
+          accessTokenExpiresAt: h.clock.now() + 3600 * 1000,
+          refreshTokenExpiresAt: h.clock.now() + 8_726_400 * 1000,
+          refreshTokenHardExpiresAt: h.clock.now() + 157_680_000 * 1000,
+        },
       });
       expect(h.ledger.entries.get(sha256Hex(flow.code))?.status).toBe('CONNECTED');
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('CONSUMED');

@@ -9,14 +9,15 @@
  * `gate` lets a test (or fast-check's scheduler) delay every operation before and after it takes
  * effect, which models network latency around an atomic DynamoDB write.
  */
+import type { NewConnection } from '../../../lambdas/core/connection-store';
 import { LeaseLostError, StorageUnavailableError } from '../../../lambdas/core/errors';
+import { InMemoryConnectionStore } from './in-memory-connection-store';
 import type {
   ConnectionWrite,
   LedgerStatus,
   CancelResult,
   ClaimResult,
   CodeClaim,
-  ConnectionRecord,
   FailureReason,
   FlowLedger,
   LedgerEntry,
@@ -39,7 +40,9 @@ type Failure = { remaining: number; error: () => Error };
 export class InMemoryFlowLedger implements FlowLedger {
   readonly states = new Map<string, StoredState>();
   readonly entries = new Map<string, LedgerEntry>();
-  readonly connections = new Map<string, ConnectionRecord>();
+  /** The connections table, shared with the ledger's transaction as in DynamoDB. */
+  readonly connectionStore = new InMemoryConnectionStore();
+  readonly connections = this.connectionStore.connections;
   readonly calls: { operation: LedgerOperation; args: unknown[] }[] = [];
   /** Awaited before and after each operation takes effect. */
   gate: () => Promise<void> = async () => undefined;
@@ -145,14 +148,12 @@ export class InMemoryFlowLedger implements FlowLedger {
     return after;
   }
 
-  async recordConnection(codeHash: string, connection: ConnectionRecord): Promise<ConnectionWrite> {
+  async recordConnection(codeHash: string, connection: NewConnection): Promise<ConnectionWrite> {
     await this.enter('recordConnection', [codeHash, connection]);
     const entry = this.entries.get(codeHash);
     if (entry?.status === 'CONNECTED') return 'stored';
     if (entry === undefined || entry.status !== 'EXCHANGING') throw new LeaseLostError();
-    const existing = this.connections.get(connection.realmId);
-    const superseded = existing !== undefined && existing.connectedAt >= connection.connectedAt;
-    if (!superseded) this.connections.set(connection.realmId, connection);
+    const superseded = this.connectionStore.putVerified(connection) === 'superseded';
     const connected: LedgerEntry = { ...entry, status: 'CONNECTED' };
     delete (connected as { reason?: FailureReason }).reason;
     this.entries.set(codeHash, connected);
