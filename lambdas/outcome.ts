@@ -2,4 +2,8 @@
 import { awsPageSettings, awsTelemetry } from './handlers/aws-settings';
 import { createOutcomeHandler } from './handlers/factories';
 
-export const handler = createOutcomeHandler(awsTelemetry(process.env), awsPageSettings(process.env));
+// The outcome pages publish no metrics: their events are logged only.
+export const handler = createOutcomeHandler(
+  awsTelemetry(process.env, { metrics: false }),
+  awsPageSettings(process.env),
+);

@@ -6,14 +6,22 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Telemetry, TelemetryEvent } from '../core/telemetry';
 import type { MetricName } from '../core/telemetry-codes';
-import { ENVIRONMENT_DIMENSION, METRIC_NAMESPACE, SERVICE_NAME } from '../core/telemetry-codes';
+import { ENVIRONMENT_DIMENSION, logCodeSpec, METRIC_NAMESPACE, SERVICE_NAME } from '../core/telemetry-codes';
 
 export interface PowertoolsTelemetry extends Telemetry {
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
 
-export function createPowertoolsTelemetry(appEnv: string): PowertoolsTelemetry {
+/**
+ * @param options.metrics false for a function that publishes no metrics (the outcome pages): its
+ * events are logged, never counted. @default true
+ */
+export function createPowertoolsTelemetry(
+  appEnv: string,
+  options: { readonly metrics?: boolean } = {},
+): PowertoolsTelemetry {
+  const counting = options.metrics ?? true;
   const logger = new Logger({ serviceName: SERVICE_NAME, persistentKeys: { environment: appEnv } });
   const metrics = new Metrics({
     namespace: METRIC_NAMESPACE,
@@ -24,11 +32,12 @@ export function createPowertoolsTelemetry(appEnv: string): PowertoolsTelemetry {
     logger,
     metrics,
     record(event: TelemetryEvent): void {
+      const spec = logCodeSpec(event.code);
       const fields: Record<string, unknown> = { code: event.code };
       for (const [key, value] of Object.entries(event.fields ?? {}))
         if (value !== undefined) fields[key] = value;
-      logger[event.level](event.message, fields);
-      for (const metric of event.metrics ?? []) metrics.addMetric(metric, MetricUnit.Count, 1);
+      logger[spec.level](event.message ?? spec.message, fields);
+      if (counting) for (const metric of spec.metrics) metrics.addMetric(metric, MetricUnit.Count, 1);
     },
     timing(metric: MetricName, milliseconds: number): void {
       metrics.addMetric(metric, MetricUnit.Milliseconds, milliseconds);

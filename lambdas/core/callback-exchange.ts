@@ -14,7 +14,7 @@ import type { NewConnection } from './connection-store';
 import type { FailureReason } from './flow-ledger';
 import type { HttpResponse } from './http-responses';
 import type { LogField } from './telemetry';
-import type { LogCode, MetricName } from './telemetry-codes';
+import type { LogCode } from './telemetry-codes';
 import { METRICS } from './telemetry-codes';
 import type { TokenFailureKind, TokenSet } from './token-endpoint';
 import { TokenEndpointError } from './token-endpoint';
@@ -24,61 +24,18 @@ const STORE_ATTEMPTS = 3;
 /** The shortest company check worth making; the reserve before the exchange guarantees it fits. */
 const MIN_COMPANY_CHECK_MS = 500;
 
+/** How each token-endpoint failure is logged and recorded in the ledger (C7). */
 const FAILURES: Record<
   TokenFailureKind,
-  {
-    code: LogCode;
-    status: 'FAILED' | 'UNKNOWN';
-    reason: FailureReason;
-    metrics: MetricName[];
-    message: string;
-  }
+  { readonly code: LogCode; readonly status: 'FAILED' | 'UNKNOWN'; readonly reason: FailureReason }
 > = {
-  invalid_grant: {
-    code: 'TOKEN_EXCHANGE_INVALID_GRANT',
-    status: 'FAILED',
-    reason: 'invalid_grant',
-    metrics: [METRICS.TokenExchangeFailed, METRICS.InvalidGrant],
-    message:
-      'Intuit answered invalid_grant: code expired, already used, or issued for another redirect URI, client or environment',
-  },
-  invalid_client: {
-    code: 'TOKEN_EXCHANGE_INVALID_CLIENT',
-    status: 'FAILED',
-    reason: 'invalid_client',
-    metrics: [METRICS.TokenExchangeFailed, METRICS.InvalidClient],
-    message:
-      'Intuit answered invalid_client: wrong client id or secret, or keys from the other environment; the secret is read afresh next time',
-  },
-  oauth_error: {
-    code: 'TOKEN_EXCHANGE_REJECTED',
-    status: 'FAILED',
-    reason: 'oauth_error',
-    metrics: [METRICS.TokenExchangeFailed],
-    message: 'Intuit refused the exchange with an OAuth error',
-  },
-  ambiguous: {
-    code: 'TOKEN_EXCHANGE_AMBIGUOUS',
-    status: 'UNKNOWN',
-    reason: 'ambiguous',
-    metrics: [METRICS.TokenExchangeFailed, METRICS.TokenExchangeAmbiguous],
-    message:
-      'Token request may have reached Intuit (timeout, 5xx, 429 or reset); code treated as spent, not retried',
-  },
-  unreachable: {
-    code: 'TOKEN_EXCHANGE_UNREACHABLE',
-    status: 'FAILED',
-    reason: 'unreachable',
-    metrics: [METRICS.TokenExchangeFailed],
-    message: 'Token endpoint unreachable (request never left)',
-  },
-  malformed: {
-    code: 'TOKEN_RESPONSE_MALFORMED',
-    status: 'FAILED',
-    reason: 'malformed_response',
-    metrics: [METRICS.TokenExchangeFailed],
-    message: 'Intuit answered success with a body that is not a valid token response; nothing stored',
-  },
+  invalid_grant: { code: 'TOKEN_EXCHANGE_INVALID_GRANT', status: 'FAILED', reason: 'invalid_grant' },
+  invalid_client: { code: 'TOKEN_EXCHANGE_INVALID_CLIENT', status: 'FAILED', reason: 'invalid_client' },
+  oauth_error: { code: 'TOKEN_EXCHANGE_REJECTED', status: 'FAILED', reason: 'oauth_error' },
+  // C3: the code is treated as spent.
+  ambiguous: { code: 'TOKEN_EXCHANGE_AMBIGUOUS', status: 'UNKNOWN', reason: 'ambiguous' },
+  unreachable: { code: 'TOKEN_EXCHANGE_UNREACHABLE', status: 'FAILED', reason: 'unreachable' },
+  malformed: { code: 'TOKEN_RESPONSE_MALFORMED', status: 'FAILED', reason: 'malformed_response' },
 };
 
 export async function exchange(
@@ -114,9 +71,6 @@ export async function exchange(
     const spec = FAILURES[failure.kind];
     deps.telemetry.record({
       code: spec.code,
-      level: 'error',
-      message: spec.message,
-      metrics: spec.metrics,
       fields: {
         ...diagnostics,
         exchangeMs: deps.clock() - startedAt,
@@ -179,10 +133,6 @@ async function companyNotVerified(
   if (check.kind === 'mismatch') {
     telemetry.record({
       code: 'REALM_MISMATCH',
-      level: 'error',
-      message:
-        'The new access token is not authorised for the realmId in the callback URL (forged or edited); nothing stored',
-      metrics: [METRICS.RealmMismatch],
       fields,
     });
     await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_mismatch', exchanged);
@@ -191,20 +141,14 @@ async function companyNotVerified(
   if (check.kind === 'misconfigured') {
     telemetry.record({
       code: 'COMPANY_CHECK_MISCONFIGURED',
-      level: 'error',
       message:
         `CompanyInfo refused the new token (401 or wrong cluster): QBO_API_BASE_URL ${ctx.config.qboApiBaseUrl} ` +
         `must be Intuit's ${ctx.config.qboEnvironment} API host, matching the keys' environment; nothing stored`,
-      metrics: [METRICS.ConfigError],
       fields: { ...fields, qboApiBaseUrl: ctx.config.qboApiBaseUrl },
     });
   } else {
     telemetry.record({
       code: 'COMPANY_CHECK_UNAVAILABLE',
-      level: 'error',
-      message:
-        'CompanyInfo did not answer usably (timeout, 5xx, 429 or reset); company unverified, nothing stored',
-      metrics: [METRICS.CompanyCheckUnavailable],
       fields,
     });
   }
@@ -261,10 +205,6 @@ async function store(
   // contradict; the finishing page's reloads read the ledger and converge on its outcome.
   deps.telemetry.record({
     code: 'TOKEN_STORE_UNCERTAIN',
-    level: 'error',
-    message:
-      'Tokens may or may not be stored (DynamoDB did not answer); nothing revoked, finishing page served until the ledger decides',
-    metrics: [METRICS.TokenStoreFailed],
     fields: failure,
   });
   return finishingPage(ctx);
@@ -277,10 +217,6 @@ function storeFailed(
 ): HttpResponse {
   ctx.deps.telemetry.record({
     code: 'TOKEN_STORE_FAILED',
-    level: 'error',
-    message:
-      'Tokens could not be stored after a successful exchange; nothing revoked (they expire unused), user asked to reconnect',
-    metrics: [METRICS.TokenStoreFailed],
     fields,
   });
   return outcomeRedirect(ctx, 'failed', reference);
@@ -289,12 +225,10 @@ function storeFailed(
 function connected(ctx: CallbackContext, fields: Record<string, LogField>): HttpResponse {
   ctx.deps.telemetry.record({
     code: 'CALLBACK_CONNECTED',
-    level: 'info',
     message:
       fields['superseded'] === true
         ? 'Code exchanged once; a newer connection for this company was already stored and is kept'
         : 'Code exchanged once, company verified, tokens stored',
-    metrics: [METRICS.CallbackConnected],
     fields,
   });
   return outcomeRedirect(ctx, 'connected', String(fields['reference']), String(fields['realmId']));

@@ -51,9 +51,6 @@ export async function handleCallback(
   if (input.kind === 'invalid') {
     deps.telemetry.record({
       code: 'CALLBACK_INVALID_INPUT',
-      level: 'warn',
-      message: 'Callback refused before any lookup: malformed query',
-      metrics: [METRICS.CallbackRejected],
       fields: { reason: input.reason },
     });
     return pageResponse(400, 'invalid-request', pageContext(deps), true);
@@ -157,9 +154,6 @@ async function claimAndExchange(ctx: CallbackContext, input: ClaimedCode): Promi
   if (ctx.deadline - now < WRITE_WORST_MS + MIN_TOKEN_REQUEST_MS + afterExchangeMs) {
     deps.telemetry.record({
       code: 'TIME_BUDGET_EXHAUSTED',
-      level: 'error',
-      message: 'Too little invocation time left to exchange safely; nothing claimed, Intuit not called',
-      metrics: [METRICS.UnexpectedError],
       fields: { remainingMs: ctx.deadline - now, reference },
     });
     return pageResponse(503, 'try-again', pageContext(deps, config, reference), ctx.https);
@@ -226,18 +220,13 @@ async function cancel(
     case 'cancelled':
       ctx.deps.telemetry.record({
         code: 'CALLBACK_CANCELLED',
-        level: 'info',
-        message: 'User cancelled at Intuit',
-        metrics: [METRICS.CallbackCancelled],
         fields: base,
       });
       return outcomeRedirect(ctx, 'cancelled');
     case 'already-cancelled':
       ctx.deps.telemetry.record({
         code: 'CALLBACK_REPLAYED',
-        level: 'info',
         message: 'Replayed cancellation answered from the ledger',
-        metrics: [METRICS.CallbackReplayed],
         fields: { ...base, status: 'CANCELLED' },
       });
       return outcomeRedirect(ctx, 'cancelled');

@@ -76,7 +76,7 @@ export function refuse(
   message: string,
   fields: Record<string, LogField> = {},
 ): HttpResponse {
-  ctx.deps.telemetry.record({ code, level: 'warn', message, metrics: [METRICS.CallbackRejected], fields });
+  ctx.deps.telemetry.record({ code, message, fields });
   return pageResponse(400, 'expired', pageContext(ctx.deps, ctx.config), ctx.https);
 }
 
@@ -104,9 +104,7 @@ export async function recordFailureBestEffort(
     // The lease still expires into UNKNOWN (G3), so replays converge on an outcome regardless.
     ctx.deps.telemetry.record({
       code: 'STORAGE_UNAVAILABLE',
-      level: 'error',
       message: 'Could not record the exchange outcome; the lease will expire into UNKNOWN',
-      metrics: [METRICS.StorageUnavailable],
       fields: { ...fields, operation: error.operation, awsError: error.awsErrorName },
     });
     return undefined;

@@ -30,8 +30,6 @@ export async function answerReplay(
     if (now >= waitUntil) {
       deps.telemetry.record({
         code: 'CODE_IN_FLIGHT',
-        level: 'info',
-        message: 'Duplicate callback while the exchange is in flight; finishing page served',
         fields: base,
       });
       return finishingPage(ctx);
@@ -50,9 +48,6 @@ export function answerFinished(
 ): HttpResponse {
   ctx.deps.telemetry.record({
     code: 'CALLBACK_REPLAYED',
-    level: 'info',
-    message: 'Replayed callback answered from the ledger; Intuit not called',
-    metrics: [METRICS.CallbackReplayed],
     fields: { ...base, status: entry.status, reason: entry.reason, reference: entry.reference },
   });
   return outcomeRedirect(ctx, outcomeOf(entry), entry.reference, entry.realmId);
@@ -66,9 +61,6 @@ async function expireLease(
 ): Promise<HttpResponse> {
   ctx.deps.telemetry.record({
     code: 'EXCHANGE_LEASE_EXPIRED',
-    level: 'error',
-    message: 'Exchange lease passed without an outcome; marked UNKNOWN, user asked to reconnect',
-    metrics: [METRICS.TokenExchangeFailed],
     fields: { ...base, reference: entry.reference },
   });
   const status = await recordFailureBestEffort(ctx, entry.codeHash, 'UNKNOWN', 'lease_expired', base);

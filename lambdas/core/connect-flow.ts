@@ -53,9 +53,6 @@ export async function handleConnect(
 
   deps.telemetry.record({
     code: 'CONNECT_STARTED',
-    level: 'info',
-    message: 'Flow started; browser sent to Intuit',
-    metrics: [METRICS.ConnectStarted],
     fields: { stateHashPrefix: hashPrefix(stateHash), qboEnvironment: config.qboEnvironment },
   });
   return redirectResponse(302, authorize.toString(), https, [flowCookie(state, now, config.flowTtlSeconds)]);

@@ -20,9 +20,6 @@ export function notConfigured(
   const reference = newReference();
   deps.telemetry.record({
     code: 'CONFIG_INVALID',
-    level: 'error',
-    message: 'Configuration is not usable; nobody is sent to Intuit until it is fixed',
-    metrics: [METRICS.ConfigError],
     fields: { problems: error.problems.join(' | '), reference },
   });
   return pageResponse(503, 'not-configured', pageContext(deps, config, reference), isHttps(config));
@@ -38,9 +35,7 @@ export function storageUnavailable(
   const reference = newReference();
   deps.telemetry.record({
     code: 'STORAGE_UNAVAILABLE',
-    level: 'error',
     message,
-    metrics: [METRICS.StorageUnavailable],
     fields: { operation: error.operation, awsError: error.awsErrorName, reference },
   });
   return pageResponse(503, 'try-again', pageContext(deps, config, reference), isHttps(config));
@@ -55,9 +50,6 @@ export function credentialsUnavailable(
   const reference = newReference();
   deps.telemetry.record({
     code: 'SECRETS_UNAVAILABLE',
-    level: 'error',
-    message: 'The client credentials could not be read right now; nobody was sent to Intuit',
-    metrics: [METRICS.SecretsUnavailable],
     fields: { source: error.source, awsError: error.awsErrorName, reference },
   });
   return pageResponse(503, 'try-again', pageContext(deps, config, reference), isHttps(config));

@@ -1,7 +1,8 @@
 /**
- * The registered vocabulary of log codes and metric names. Every failure emits one log line with a
- * code from LOG_CODES and one metric from METRICS; the CDK alarms and the README runbook use the
- * same names, so a test can check that they agree.
+ * The registered vocabulary of log codes and metric names: each code with its level, its default
+ * message and the metrics it counts. Call sites name a code and its fields; everything else comes
+ * from here, so a code cannot be logged at two levels or counted two ways. The CDK alarms, the
+ * dashboard and the README's table use the same names, and tests check that they agree.
  */
 export const SERVICE_NAME = 'qbo-connector';
 export const METRIC_NAMESPACE = 'QboConnector';
@@ -29,35 +30,170 @@ export const METRICS = {
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
+/** Metrics that are timings (milliseconds), recorded with Telemetry.timing, not by a log code. */
+export const TIMING_METRICS: readonly MetricName[] = [METRICS.TokenExchangeLatency];
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface LogCodeSpec {
+  readonly level: LogLevel;
+  /** The log line's message unless the call site gives a more specific one. */
+  readonly message: string;
+  /** Counted once each, per event (none for purely informational codes). */
+  readonly metrics: readonly MetricName[];
+}
+
+const M = METRICS;
+
 export const LOG_CODES = {
-  CONNECT_STARTED: 'CONNECT_STARTED',
-  CALLBACK_CONNECTED: 'CALLBACK_CONNECTED',
-  CALLBACK_REPLAYED: 'CALLBACK_REPLAYED',
-  CALLBACK_CANCELLED: 'CALLBACK_CANCELLED',
-  CALLBACK_INVALID_INPUT: 'CALLBACK_INVALID_INPUT',
-  STATE_MISSING: 'STATE_MISSING',
-  STATE_COOKIE_MISMATCH: 'STATE_COOKIE_MISMATCH',
-  STATE_NOT_FOUND: 'STATE_NOT_FOUND',
-  STATE_EXPIRED: 'STATE_EXPIRED',
-  STATE_ALREADY_USED: 'STATE_ALREADY_USED',
-  CODE_IN_FLIGHT: 'CODE_IN_FLIGHT',
-  EXCHANGE_LEASE_EXPIRED: 'EXCHANGE_LEASE_EXPIRED',
-  TOKEN_EXCHANGE_INVALID_GRANT: 'TOKEN_EXCHANGE_INVALID_GRANT',
-  TOKEN_EXCHANGE_INVALID_CLIENT: 'TOKEN_EXCHANGE_INVALID_CLIENT',
-  TOKEN_EXCHANGE_REJECTED: 'TOKEN_EXCHANGE_REJECTED',
-  TOKEN_EXCHANGE_AMBIGUOUS: 'TOKEN_EXCHANGE_AMBIGUOUS',
-  TOKEN_EXCHANGE_UNREACHABLE: 'TOKEN_EXCHANGE_UNREACHABLE',
-  TOKEN_RESPONSE_MALFORMED: 'TOKEN_RESPONSE_MALFORMED',
-  TOKEN_STORE_FAILED: 'TOKEN_STORE_FAILED',
-  TOKEN_STORE_UNCERTAIN: 'TOKEN_STORE_UNCERTAIN',
-  REALM_MISMATCH: 'REALM_MISMATCH',
-  COMPANY_CHECK_MISCONFIGURED: 'COMPANY_CHECK_MISCONFIGURED',
-  COMPANY_CHECK_UNAVAILABLE: 'COMPANY_CHECK_UNAVAILABLE',
-  SECRETS_UNAVAILABLE: 'SECRETS_UNAVAILABLE',
-  CONFIG_INVALID: 'CONFIG_INVALID',
-  STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
-  UNEXPECTED_ERROR: 'UNEXPECTED_ERROR',
-  TIME_BUDGET_EXHAUSTED: 'TIME_BUDGET_EXHAUSTED',
-  INVOCATION_TIMEOUT: 'INVOCATION_TIMEOUT',
-} as const;
-export type LogCode = (typeof LOG_CODES)[keyof typeof LOG_CODES];
+  CONNECT_STARTED: {
+    level: 'info',
+    message: 'Flow started; browser sent to Intuit',
+    metrics: [M.ConnectStarted],
+  },
+  CALLBACK_CONNECTED: {
+    level: 'info',
+    message: 'Code exchanged once, company verified, tokens stored',
+    metrics: [M.CallbackConnected],
+  },
+  CALLBACK_REPLAYED: {
+    level: 'info',
+    message: 'Replayed callback answered from the ledger; Intuit not called',
+    metrics: [M.CallbackReplayed],
+  },
+  CALLBACK_CANCELLED: { level: 'info', message: 'User cancelled at Intuit', metrics: [M.CallbackCancelled] },
+  CODE_IN_FLIGHT: {
+    level: 'info',
+    message: 'Duplicate callback while the exchange is in flight; finishing page served',
+    metrics: [],
+  },
+  CALLBACK_INVALID_INPUT: {
+    level: 'warn',
+    message: 'Callback refused before any lookup: malformed query',
+    metrics: [M.CallbackRejected],
+  },
+  STATE_MISSING: { level: 'warn', message: 'Callback without state', metrics: [M.CallbackRejected] },
+  STATE_COOKIE_MISMATCH: {
+    level: 'warn',
+    message: 'Callback state is not bound to this browser (no matching flow cookie)',
+    metrics: [M.CallbackRejected],
+  },
+  STATE_NOT_FOUND: {
+    level: 'warn',
+    message: 'Callback state was never issued or has been cleaned up',
+    metrics: [M.CallbackRejected],
+  },
+  STATE_EXPIRED: {
+    level: 'warn',
+    message: 'Callback state expired before the callback',
+    metrics: [M.CallbackRejected],
+  },
+  STATE_ALREADY_USED: {
+    level: 'warn',
+    message: 'Callback state was already used by another code or a cancellation',
+    metrics: [M.CallbackRejected],
+  },
+  EXCHANGE_LEASE_EXPIRED: {
+    level: 'error',
+    message: 'Exchange lease passed without an outcome; marked UNKNOWN, user asked to reconnect',
+    metrics: [M.TokenExchangeFailed],
+  },
+  TOKEN_EXCHANGE_INVALID_GRANT: {
+    level: 'error',
+    message:
+      'Intuit answered invalid_grant: code expired, already used, or issued for another redirect URI, client or environment',
+    metrics: [M.TokenExchangeFailed, M.InvalidGrant],
+  },
+  TOKEN_EXCHANGE_INVALID_CLIENT: {
+    level: 'error',
+    message:
+      'Intuit answered invalid_client: wrong client id or secret, or keys from the other environment; the secret is read afresh next time',
+    metrics: [M.TokenExchangeFailed, M.InvalidClient],
+  },
+  TOKEN_EXCHANGE_REJECTED: {
+    level: 'error',
+    message: 'Intuit refused the exchange with an OAuth error',
+    metrics: [M.TokenExchangeFailed],
+  },
+  TOKEN_EXCHANGE_AMBIGUOUS: {
+    level: 'error',
+    message:
+      'Token request may have reached Intuit (timeout, 5xx, 429 or reset); code treated as spent, not retried',
+    metrics: [M.TokenExchangeFailed, M.TokenExchangeAmbiguous],
+  },
+  TOKEN_EXCHANGE_UNREACHABLE: {
+    level: 'error',
+    message: 'Token endpoint unreachable (request never left)',
+    metrics: [M.TokenExchangeFailed],
+  },
+  TOKEN_RESPONSE_MALFORMED: {
+    level: 'error',
+    message: 'Intuit answered success with a body that is not a valid token response; nothing stored',
+    metrics: [M.TokenExchangeFailed],
+  },
+  TOKEN_STORE_FAILED: {
+    level: 'error',
+    message:
+      'Tokens could not be stored after a successful exchange; nothing revoked (they expire unused), user asked to reconnect',
+    metrics: [M.TokenStoreFailed],
+  },
+  TOKEN_STORE_UNCERTAIN: {
+    level: 'error',
+    message:
+      'Tokens may or may not be stored (DynamoDB did not answer); nothing revoked, finishing page served until the ledger decides',
+    metrics: [M.TokenStoreFailed],
+  },
+  REALM_MISMATCH: {
+    level: 'error',
+    message:
+      'The new access token is not authorised for the realmId in the callback URL (forged or edited); nothing stored',
+    metrics: [M.RealmMismatch],
+  },
+  COMPANY_CHECK_MISCONFIGURED: {
+    level: 'error',
+    message: 'CompanyInfo refused the new token (401 or wrong cluster): the API host and the keys disagree',
+    metrics: [M.ConfigError],
+  },
+  COMPANY_CHECK_UNAVAILABLE: {
+    level: 'error',
+    message:
+      'CompanyInfo did not answer usably (timeout, 5xx, 429 or reset); company unverified, nothing stored',
+    metrics: [M.CompanyCheckUnavailable],
+  },
+  SECRETS_UNAVAILABLE: {
+    level: 'error',
+    message: 'The client credentials could not be read right now; nobody was sent to Intuit',
+    metrics: [M.SecretsUnavailable],
+  },
+  CONFIG_INVALID: {
+    level: 'error',
+    message: 'Configuration is not usable; nobody is sent to Intuit until it is fixed',
+    metrics: [M.ConfigError],
+  },
+  STORAGE_UNAVAILABLE: {
+    level: 'error',
+    message: 'DynamoDB failed after bounded retries',
+    metrics: [M.StorageUnavailable],
+  },
+  UNEXPECTED_ERROR: {
+    level: 'error',
+    message: 'Unexpected failure; generic page served',
+    metrics: [M.UnexpectedError],
+  },
+  TIME_BUDGET_EXHAUSTED: {
+    level: 'error',
+    message: 'Too little invocation time left to exchange safely; nothing claimed, Intuit not called',
+    metrics: [M.UnexpectedError],
+  },
+  INVOCATION_TIMEOUT: {
+    level: 'error',
+    message: 'Invocation about to time out; last-resort page served',
+    metrics: [M.UnexpectedError],
+  },
+} as const satisfies Record<string, LogCodeSpec>;
+
+export type LogCode = keyof typeof LOG_CODES;
+
+export function logCodeSpec(code: LogCode): LogCodeSpec {
+  return LOG_CODES[code];
+}

@@ -56,9 +56,6 @@ export function apiHandler(
       const reference = newReference();
       telemetry.record({
         code: 'UNEXPECTED_ERROR',
-        level: 'error',
-        message: 'Unexpected failure; generic page served',
-        metrics: options.metrics ? [METRICS.UnexpectedError] : [],
         fields: { errorName: error instanceof Error ? error.name : typeof error, reference },
       });
       return toApiGatewayResult(pageResponse(500, 'try-again', { ...fallbackPage(), reference }, true));
@@ -71,9 +68,7 @@ export function apiHandler(
     timeoutEarlyResponse: () => {
       telemetry.record({
         code: 'INVOCATION_TIMEOUT',
-        level: 'error',
         message: `Invocation about to time out; ${timeoutPage} page served`,
-        metrics: options.metrics ? [METRICS.UnexpectedError] : [],
       });
       return toApiGatewayResult(
         pageResponse(timeoutPage === 'finishing' ? 200 : 503, timeoutPage, fallbackPage(), true),

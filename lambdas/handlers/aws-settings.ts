@@ -5,8 +5,8 @@ import type { PageSettings } from './factories';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function awsTelemetry(env: Env): PowertoolsTelemetry {
-  return createPowertoolsTelemetry(env['APP_ENV'] ?? 'unknown');
+export function awsTelemetry(env: Env, options: { readonly metrics?: boolean } = {}): PowertoolsTelemetry {
+  return createPowertoolsTelemetry(env['APP_ENV'] ?? 'unknown', options);
 }
 
 export function awsPageSettings(env: Env): PageSettings {

@@ -1,13 +1,30 @@
 /** A Telemetry that keeps every event, so tests can assert log codes, metrics and fields. */
-import type { Telemetry, TelemetryEvent } from '../../../lambdas/core/telemetry';
-import type { LogCode, MetricName } from '../../../lambdas/core/telemetry-codes';
+import type { LogField, Telemetry, TelemetryEvent } from '../../../lambdas/core/telemetry';
+import type { LogCode, LogLevel, MetricName } from '../../../lambdas/core/telemetry-codes';
+import { logCodeSpec } from '../../../lambdas/core/telemetry-codes';
+
+/** An event as the log line and the metrics would show it: the registry's level and metrics applied. */
+export interface CapturedEvent {
+  readonly code: LogCode;
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly metrics: readonly MetricName[];
+  readonly fields?: Readonly<Record<string, LogField>>;
+}
 
 export class CapturingTelemetry implements Telemetry {
-  readonly events: TelemetryEvent[] = [];
+  readonly events: CapturedEvent[] = [];
   readonly timings: { metric: MetricName; milliseconds: number }[] = [];
 
   record(event: TelemetryEvent): void {
-    this.events.push(event);
+    const spec = logCodeSpec(event.code);
+    this.events.push({
+      code: event.code,
+      level: spec.level,
+      message: event.message ?? spec.message,
+      metrics: spec.metrics,
+      ...(event.fields !== undefined ? { fields: event.fields } : {}),
+    });
   }
 
   timing(metric: MetricName, milliseconds: number): void {
@@ -19,18 +36,18 @@ export class CapturingTelemetry implements Telemetry {
   }
 
   metrics(): MetricName[] {
-    return this.events.flatMap((e) => e.metrics ?? []);
+    return this.events.flatMap((e) => e.metrics);
   }
 
   /** The only event with this code; fails the test if there is not exactly one. */
-  single(code: LogCode): TelemetryEvent {
+  single(code: LogCode): CapturedEvent {
     const matching = this.events.filter((e) => e.code === code);
     if (matching.length !== 1) {
       throw new Error(
         `expected exactly one ${code} event, got ${matching.length}: ${this.codes().join(', ')}`,
       );
     }
-    return matching[0] as TelemetryEvent;
+    return matching[0] as CapturedEvent;
   }
 
   /** Everything recorded, as one string, for canary checks (F1). */

@@ -1,0 +1,267 @@
+/**
+ * The emulator's HTTP server: routing to the endpoints, the intuit_tid header and log line on every
+ * answer, and the socket and timer tracking that lets close() end even hung requests at once.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { URL } from 'node:url';
+import { handleAuthorize, handleCompanyInfo, handleDecision, handleRevoke, handleToken } from './endpoints';
+import type { EndpointContext, LogResult } from './endpoints';
+import { FaultSwitches } from './faults';
+import type { CompanyInfoFault, Fault } from './faults';
+import { OAuthModel } from './model';
+import type { CompanyInfoRequestRecord, OAuthModelOptions, TokenRequestRecord } from './model';
+import { DECISION_PATH } from './pages';
+import { allowMethod, BodyTooLargeError, newIntuitTid, readBody, sendJson } from './wire';
+
+export interface EmulatorOptions extends Omit<OAuthModelOptions, 'now'> {
+  port?: number;
+  /** The app name the consent page shows; the client id when absent. */
+  appName?: string;
+  /** Receives one line per request; lines carry code hash prefixes, never codes, tokens or secrets. */
+  log?: (line: string) => void;
+}
+
+export interface IntuitEmulator {
+  readonly url: string;
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+  readonly revocationEndpoint: string;
+  /** Base URL of the QuickBooks Accounting API (no trailing slash), as `/v3/company/...` is appended. */
+  readonly apiBaseUrl: string;
+  /** Applies to the token endpoint only. */
+  setFault(f: Fault): void;
+  clearFault(): void;
+  /** Every request to the token endpoint, in order of arrival. */
+  tokenRequests(): TokenRequestRecord[];
+  /** Applies to the CompanyInfo endpoint only. */
+  setCompanyInfoFault(f: CompanyInfoFault): void;
+  clearCompanyInfoFault(): void;
+  /** Every request to the CompanyInfo endpoint, in order of arrival. */
+  companyInfoRequests(): CompanyInfoRequestRecord[];
+  /** How many requests reached the revocation endpoint, whatever their outcome. */
+  revocationRequests(): number;
+  /** authorization_code requests, optionally for one code hash. */
+  exchangeCount(codeHash?: string): number;
+  isAccessTokenActive(token: string): boolean;
+  isRefreshTokenActive(token: string): boolean;
+  /**
+   * Mints a code as if the user had consented on the authorization page, for `realmId` (the default
+   * realm when absent); throws for a realm that is not among the companies.
+   */
+  issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string;
+  /** Forgets all codes, tokens, records, counts and faults. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const AUTHORIZE_PATH = '/connect/oauth2';
+const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const REVOKE_PATH = '/v2/oauth2/tokens/revoke';
+const COMPANY_INFO_PATH = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/;
+
+type Socket = IncomingMessage['socket'];
+
+class Emulator implements IntuitEmulator {
+  private readonly model: OAuthModel;
+  private readonly faults = new FaultSwitches();
+  /** What the endpoints may touch; kept apart so the emulator's public surface stays IntuitEmulator. */
+  private readonly context: EndpointContext;
+  private port = 0;
+  private readonly log: (line: string) => void;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly server: Server,
+    opts: EmulatorOptions,
+  ) {
+    this.model = new OAuthModel(opts);
+    // The port, and so the URL, is only known once listening.
+    const currentUrl = (): string => this.url;
+    this.context = {
+      model: this.model,
+      faults: this.faults,
+      appName: opts.appName,
+      get url() {
+        return currentUrl();
+      },
+      sleep: (ms) => this.sleep(ms),
+    };
+    this.log = opts.log ?? (() => {});
+
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      void this.handle(req, res);
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get authorizationEndpoint(): string {
+    return `${this.url}${AUTHORIZE_PATH}`;
+  }
+
+  get tokenEndpoint(): string {
+    return `${this.url}${TOKEN_PATH}`;
+  }
+
+  get revocationEndpoint(): string {
+    return `${this.url}${REVOKE_PATH}`;
+  }
+
+  get apiBaseUrl(): string {
+    return this.url;
+  }
+
+  async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') {
+      await this.close();
+      throw new Error('Intuit emulator: could not determine the listening port');
+    }
+    this.port = address.port;
+  }
+
+  setFault(f: Fault): void {
+    this.faults.setTokenFault(f);
+  }
+
+  clearFault(): void {
+    this.faults.clearTokenFault();
+  }
+
+  setCompanyInfoFault(f: CompanyInfoFault): void {
+    this.faults.setCompanyInfoFault(f);
+  }
+
+  clearCompanyInfoFault(): void {
+    this.faults.clearCompanyInfoFault();
+  }
+
+  tokenRequests(): TokenRequestRecord[] {
+    return this.model.tokenRequests();
+  }
+
+  companyInfoRequests(): CompanyInfoRequestRecord[] {
+    return this.model.companyInfoRequests();
+  }
+
+  revocationRequests(): number {
+    return this.model.revocationRequests();
+  }
+
+  exchangeCount(codeHash?: string): number {
+    return this.model.exchangeCount(codeHash);
+  }
+
+  isAccessTokenActive(token: string): boolean {
+    return this.model.isAccessTokenActive(token);
+  }
+
+  isRefreshTokenActive(token: string): boolean {
+    return this.model.isRefreshTokenActive(token);
+  }
+
+  issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string {
+    return this.model.issueCode(opts);
+  }
+
+  reset(): void {
+    this.model.reset();
+    this.faults.clearTokenFault();
+    this.faults.clearCompanyInfoFault();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.clear();
+      this.server.close(() => resolve());
+      // server.close() waits for open connections; hung and keep-alive sockets would keep jest alive.
+      for (const socket of this.sockets) socket.destroy();
+      this.sockets.clear();
+    });
+    return this.closing;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        resolve();
+      }, ms);
+      this.timers.add(timer);
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const tid = newIntuitTid();
+    res.setHeader('intuit_tid', tid);
+    const path = new URL(req.url ?? '/', this.url).pathname;
+    const method = req.method ?? 'GET';
+    // Only the path is logged: the query string carries codes and state values.
+    const logLine = (status: LogResult[0], detail: string): void =>
+      this.log(`${method} ${path} -> ${status} ${detail} intuit_tid=${tid}`);
+    try {
+      if (path === AUTHORIZE_PATH) {
+        if (!allowMethod(req, res, 'GET')) return logLine(405, 'method_not_allowed');
+        return logLine(...handleAuthorize(this.context, req, res));
+      }
+      if (path === DECISION_PATH) {
+        if (!allowMethod(req, res, 'POST')) return logLine(405, 'method_not_allowed');
+        return logLine(...handleDecision(this.context, await readBody(req), res));
+      }
+      if (path === TOKEN_PATH) {
+        return logLine(...(await handleToken(this.context, req, res)));
+      }
+      if (path === REVOKE_PATH) {
+        this.model.recordRevocationRequest();
+        if (!allowMethod(req, res, 'POST')) return logLine(405, 'method_not_allowed');
+        return logLine(...handleRevoke(this.context, req, await readBody(req), res));
+      }
+      const companyInfoPath = COMPANY_INFO_PATH.exec(path);
+      if (companyInfoPath) {
+        return logLine(
+          ...(await handleCompanyInfo(
+            this.context,
+            req,
+            res,
+            companyInfoPath[1] ?? '',
+            companyInfoPath[2] ?? '',
+          )),
+        );
+      }
+      sendJson(res, 404, { error: 'not_found' });
+      return logLine(404, 'not_found');
+    } catch (err) {
+      const tooLarge = err instanceof BodyTooLargeError;
+      if (!res.headersSent && !res.destroyed) {
+        sendJson(res, tooLarge ? 413 : 500, { error: tooLarge ? 'invalid_request' : 'server_error' });
+      }
+      // Our own error messages never contain request data, so they are safe to log.
+      return logLine(tooLarge ? 413 : 500, err instanceof Error ? err.message : 'unexpected error');
+    }
+  }
+}
+
+/** Starts an emulator on 127.0.0.1 (`opts.port`, or any free port) and resolves once it listens. */
+export async function startIntuitEmulator(opts: EmulatorOptions): Promise<IntuitEmulator> {
+  // Handlers are attached before listening so that no early connection escapes socket tracking.
+  const emulator = new Emulator(createServer(), opts);
+  await emulator.listen(opts.port ?? 0);
+  return emulator;
+}
