@@ -6,10 +6,11 @@
  * something that punishes a second exchange the way Intuit does. Never bundled into a Lambda.
  *
  * This is the public entry; importers need nothing else. The OAuth rules live in
- * intuit-emulator/model.ts (no sockets, an injectable clock), the HTTP layer in
- * intuit-emulator/server.ts and the endpoints, pages, wire helpers and fault switches beside it.
+ * intuit-emulator/model.ts with its records and Intuit's error bodies (no sockets, an injectable
+ * clock); the HTTP layer is intuit-emulator/server.ts with the endpoints, pages, wire helpers and
+ * fault switches beside it.
  */
 export type { CompanyInfoFault, CompanyInfoFaultMode, Fault, FaultMode } from './intuit-emulator/faults';
-export type { CompanyInfoRequestRecord, TokenRequestRecord } from './intuit-emulator/model';
+export type { CompanyInfoRequestRecord, TokenRequestRecord } from './intuit-emulator/records';
 export type { EmulatorOptions, IntuitEmulator } from './intuit-emulator/server';
 export { startIntuitEmulator } from './intuit-emulator/server';

@@ -5,9 +5,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { URL, URLSearchParams } from 'node:url';
 import type { FaultSwitches } from './faults';
-import { authenticationFault, authorizationFault, REALM_ID_PATTERN, sha256Hex } from './model';
-import type { CompanyInfoRequestRecord, JsonAnswer, OAuthModel, TokenRequestRecord } from './model';
+import { authenticationFault, authorizationFault } from './intuit-errors';
+import { REALM_ID_PATTERN, sha256Hex } from './model';
+import type { JsonAnswer, OAuthModel } from './model';
 import { renderConsentPage, renderErrorPage } from './pages';
+import type { CompanyInfoRequestRecord, TokenRequestRecord } from './records';
 import { allowMethod, parseRevokeToken, readBody, redirectWith, sendEmpty, sendHtml, sendJson } from './wire';
 
 /** What one request contributes to the log line: the status (or why there is none) and an outcome. */
@@ -110,7 +112,7 @@ export async function handleToken(
   };
 
   if (req.method !== 'POST') {
-    ctx.model.recordTokenRequest(record);
+    ctx.model.records.addTokenRequest(record);
     allowMethod(req, res, 'POST');
     return finish(405, 'method_not_allowed');
   }
@@ -118,7 +120,7 @@ export async function handleToken(
   record.grantType = form.get('grant_type') ?? '';
   const code = form.get('code');
   if (code) record.codeHash = sha256Hex(code);
-  ctx.model.recordTokenRequest(record);
+  ctx.model.records.addTokenRequest(record);
 
   const judge = (): JsonAnswer =>
     ctx.model.tokenRequest({
@@ -200,7 +202,7 @@ export async function handleCompanyInfo(
     status: 0,
     outcome: 'pending',
   };
-  ctx.model.recordCompanyInfoRequest(record);
+  ctx.model.records.addCompanyInfoRequest(record);
   const finish = (status: number, outcome: string): LogResult => {
     record.status = status;
     record.outcome = outcome;

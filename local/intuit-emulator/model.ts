@@ -13,6 +13,8 @@
  * - CompanyInfo checks the token before the realm, so a dead token is a 401 even for another company.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { authenticationFault, authorizationFault, invalidGrant, invalidRequest } from './intuit-errors';
+import { RequestRecords } from './records';
 
 /** A registered app: the credentials the token endpoint checks and the redirect URIs it may use. */
 export interface EmulatedClient {
@@ -36,32 +38,6 @@ export interface OAuthModelOptions {
   companies?: Readonly<Record<string, string>>;
   /** Milliseconds since the epoch; injected so expiry can be tested without waiting. */
   now?: () => number;
-}
-
-export interface CompanyInfoRequestRecord {
-  /** The first realm id of the request path, as sent. */
-  realmId: string;
-  /** The `minorversion` query parameter, when one was sent. */
-  minorVersion?: string;
-  at: number;
-  /** 0 when no response was (or will ever be) sent: `hang` and `reset`. */
-  status: number;
-  /**
-   * `ok`, `realm_mismatch`, `invalid_token`, `bad_request`, `method_not_allowed` or `fault:<mode>`;
-   * `latency` records the outcome of the delayed answer.
-   */
-  outcome: string;
-}
-
-export interface TokenRequestRecord {
-  grantType: string;
-  /** SHA-256 hex of the `code` parameter, when one was sent. */
-  codeHash?: string;
-  at: number;
-  /** 0 when no response was (or will ever be) sent: `hang` and `reset-after-consume`. */
-  status: number;
-  /** e.g. `issued`, `invalid_grant:replay`, `fault:status503`, `hang:issued`. */
-  outcome: string;
 }
 
 /** The model's verdict on one request: what the HTTP layer writes, and the outcome it records. */
@@ -133,54 +109,6 @@ function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
-/** Intuit's answer to a missing, unknown, expired or revoked access token (lower-case keys, as Intuit sends). */
-export function authenticationFault(now: number): Record<string, unknown> {
-  return {
-    fault: {
-      error: [
-        {
-          message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
-          detail: 'Token invalid',
-          code: '3200',
-        },
-      ],
-      type: 'AUTHENTICATION',
-    },
-    time: new Date(now).toISOString(),
-  };
-}
-
-/** Intuit's answer to a good token presented for a company it was not granted. */
-export function authorizationFault(now: number): Record<string, unknown> {
-  return {
-    Fault: {
-      Error: [
-        {
-          Message: 'message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403',
-          Detail: 'The application is not authorized for this company',
-          code: '003100',
-        },
-      ],
-      type: 'SERVICE',
-    },
-    time: new Date(now).toISOString(),
-  };
-}
-
-function invalidGrant(reason: string, description?: string): JsonAnswer {
-  return {
-    status: 400,
-    body: description
-      ? { error: 'invalid_grant', error_description: description }
-      : { error: 'invalid_grant' },
-    outcome: `invalid_grant:${reason}`,
-  };
-}
-
-function invalidRequest(reason: string): JsonAnswer {
-  return { status: 400, body: { error: 'invalid_request' }, outcome: `invalid_request:${reason}` };
-}
-
 /** The state of one emulated Intuit: what it has issued, what is still alive, what it was asked. */
 export class OAuthModel {
   /** The clock every expiry and record time is read from. */
@@ -189,6 +117,8 @@ export class OAuthModel {
   readonly defaultRealmId: string;
   /** realmId -> CompanyName, the default realm first. */
   readonly companies: ReadonlyMap<string, string>;
+  /** What was asked of the emulator, for tests to assert on. */
+  readonly records = new RequestRecords();
   private readonly clients: Map<string, EmulatedClient>;
   private readonly codeLifetimeMs: number;
   private readonly accessTokenLifetimeS: number;
@@ -196,9 +126,6 @@ export class OAuthModel {
 
   private codes = new Map<string, CodeEntry>();
   private tokens = new Map<string, TokenEntry>();
-  private tokenRecords: TokenRequestRecord[] = [];
-  private companyInfoRecords: CompanyInfoRequestRecord[] = [];
-  private revocationCount = 0;
 
   constructor(opts: OAuthModelOptions) {
     this.now = opts.now ?? Date.now;
@@ -329,46 +256,11 @@ export class OAuthModel {
     };
   }
 
-  /** Keeps a record the HTTP layer completes once it knows the answer (or that none will come). */
-  recordTokenRequest(record: TokenRequestRecord): void {
-    this.tokenRecords.push(record);
-  }
-
-  recordCompanyInfoRequest(record: CompanyInfoRequestRecord): void {
-    this.companyInfoRecords.push(record);
-  }
-
-  recordRevocationRequest(): void {
-    this.revocationCount += 1;
-  }
-
-  /** Copies, so a caller cannot rewrite history. */
-  tokenRequests(): TokenRequestRecord[] {
-    return this.tokenRecords.map((r) => ({ ...r }));
-  }
-
-  companyInfoRequests(): CompanyInfoRequestRecord[] {
-    return this.companyInfoRecords.map((r) => ({ ...r }));
-  }
-
-  revocationRequests(): number {
-    return this.revocationCount;
-  }
-
-  /** authorization_code requests, optionally for one code hash. */
-  exchangeCount(codeHash?: string): number {
-    return this.tokenRecords.filter(
-      (r) => r.grantType === 'authorization_code' && (codeHash === undefined || r.codeHash === codeHash),
-    ).length;
-  }
-
   /** Forgets all codes, tokens, records and counts. */
   reset(): void {
     this.codes = new Map();
     this.tokens = new Map();
-    this.tokenRecords = [];
-    this.companyInfoRecords = [];
-    this.revocationCount = 0;
+    this.records.reset();
   }
 
   private isActive(token: string, kind: TokenEntry['kind']): boolean {

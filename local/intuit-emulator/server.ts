@@ -10,8 +10,9 @@ import type { EndpointContext, LogResult } from './endpoints';
 import { FaultSwitches } from './faults';
 import type { CompanyInfoFault, Fault } from './faults';
 import { OAuthModel } from './model';
-import type { CompanyInfoRequestRecord, OAuthModelOptions, TokenRequestRecord } from './model';
+import type { OAuthModelOptions } from './model';
 import { DECISION_PATH } from './pages';
+import type { CompanyInfoRequestRecord, TokenRequestRecord } from './records';
 import { allowMethod, BodyTooLargeError, newIntuitTid, readBody, sendJson } from './wire';
 
 export interface EmulatorOptions extends Omit<OAuthModelOptions, 'now'> {
@@ -153,19 +154,19 @@ class Emulator implements IntuitEmulator {
   }
 
   tokenRequests(): TokenRequestRecord[] {
-    return this.model.tokenRequests();
+    return this.model.records.tokenRequests();
   }
 
   companyInfoRequests(): CompanyInfoRequestRecord[] {
-    return this.model.companyInfoRequests();
+    return this.model.records.companyInfoRequests();
   }
 
   revocationRequests(): number {
-    return this.model.revocationRequests();
+    return this.model.records.revocationRequests();
   }
 
   exchangeCount(codeHash?: string): number {
-    return this.model.exchangeCount(codeHash);
+    return this.model.records.exchangeCount(codeHash);
   }
 
   isAccessTokenActive(token: string): boolean {
@@ -229,7 +230,7 @@ class Emulator implements IntuitEmulator {
         return logLine(...(await handleToken(this.context, req, res)));
       }
       if (path === REVOKE_PATH) {
-        this.model.recordRevocationRequest();
+        this.model.records.countRevocationRequest();
         if (!allowMethod(req, res, 'POST')) return logLine(405, 'method_not_allowed');
         return logLine(...handleRevoke(this.context, req, await readBody(req), res));
       }
