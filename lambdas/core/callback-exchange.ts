@@ -6,13 +6,13 @@
  * in this process and expire unused.
  */
 import type { CallbackContext, ClaimedCode } from './callback-outcomes';
-import { finishingPage, outcomeRedirect, recordFailureBestEffort } from './callback-outcomes';
+import { IN_FLIGHT, outcomeResult, recordFailureBestEffort } from './callback-outcomes';
 import type { CompanyCheck } from './company-info';
 import { LeaseLostError, StorageUnavailableError } from './errors';
 import { hashPrefix } from './flow-identifiers';
 import type { NewConnection } from './connection-store';
 import type { FailureReason } from './flow-ledger';
-import type { HttpResponse } from './http-responses';
+import type { FlowResult } from './flow-results';
 import type { LogField } from './telemetry';
 import type { LogCode } from './telemetry-codes';
 import { METRICS } from './telemetry-codes';
@@ -43,7 +43,7 @@ export async function exchange(
   input: ClaimedCode,
   reference: string,
   exchangeTimeoutMs: number,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   const { deps, config, runtime } = ctx;
   const startedAt = deps.clock();
   const diagnostics: Record<string, LogField> = {
@@ -83,7 +83,7 @@ export async function exchange(
     // Keys rotated in Intuit's portal must work at once, not after the secret's cache expires.
     if (failure.kind === 'invalid_client') runtime.credentials.invalidate();
     await recordFailureBestEffort(ctx, input.codeHash, spec.status, spec.reason, diagnostics);
-    return outcomeRedirect(ctx, 'failed', reference);
+    return outcomeResult(ctx, 'failed', reference);
   }
   const exchangeMs = deps.clock() - startedAt;
   deps.telemetry.timing(METRICS.TokenExchangeLatency, exchangeMs);
@@ -120,7 +120,7 @@ async function companyNotVerified(
   input: ClaimedCode,
   check: Exclude<CompanyCheck, { kind: 'verified' }>,
   exchanged: Record<string, LogField>,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   const { telemetry } = ctx.deps;
   const fields = {
     ...exchanged,
@@ -136,7 +136,7 @@ async function companyNotVerified(
       fields,
     });
     await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_mismatch', exchanged);
-    return outcomeRedirect(ctx, 'failed', reference);
+    return outcomeResult(ctx, 'failed', reference);
   }
   if (check.kind === 'misconfigured') {
     telemetry.record({
@@ -153,7 +153,7 @@ async function companyNotVerified(
     });
   }
   await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_unverified', exchanged);
-  return outcomeRedirect(ctx, 'unverified', reference);
+  return outcomeResult(ctx, 'unverified', reference);
 }
 
 /**
@@ -165,7 +165,7 @@ async function store(
   input: ClaimedCode,
   connection: NewConnection,
   fields: Record<string, LogField>,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   const { deps, runtime } = ctx;
   let lastError: StorageUnavailableError | LeaseLostError | undefined;
   for (
@@ -207,22 +207,18 @@ async function store(
     code: 'TOKEN_STORE_UNCERTAIN',
     fields: failure,
   });
-  return finishingPage(ctx);
+  return IN_FLIGHT;
 }
 
-function storeFailed(
-  ctx: CallbackContext,
-  fields: Record<string, LogField>,
-  reference: string,
-): HttpResponse {
+function storeFailed(ctx: CallbackContext, fields: Record<string, LogField>, reference: string): FlowResult {
   ctx.deps.telemetry.record({
     code: 'TOKEN_STORE_FAILED',
     fields,
   });
-  return outcomeRedirect(ctx, 'failed', reference);
+  return outcomeResult(ctx, 'failed', reference);
 }
 
-function connected(ctx: CallbackContext, fields: Record<string, LogField>): HttpResponse {
+function connected(ctx: CallbackContext, fields: Record<string, LogField>): FlowResult {
   ctx.deps.telemetry.record({
     code: 'CALLBACK_CONNECTED',
     message:
@@ -231,5 +227,5 @@ function connected(ctx: CallbackContext, fields: Record<string, LogField>): Http
         : 'Code exchanged once, company verified, tokens stored',
     fields,
   });
-  return outcomeRedirect(ctx, 'connected', String(fields['reference']), String(fields['realmId']));
+  return outcomeResult(ctx, 'connected', String(fields['reference']), String(fields['realmId']));
 }

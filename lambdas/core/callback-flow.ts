@@ -9,24 +9,20 @@
 import { exchange } from './callback-exchange';
 import { loggableOauthError, parseCallbackQuery } from './callback-input';
 import type { CallbackContext, ClaimedCode } from './callback-outcomes';
-import { outcomeRedirect, refuse } from './callback-outcomes';
+import { outcomeResult, refuse } from './callback-outcomes';
 import { answerFinished, answerReplay } from './callback-replay';
 import type { ClientCredentials } from './config';
 import { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
-import { credentialsUnavailable, notConfigured, storageUnavailable } from './failure-pages';
-import { expiredFlowCookie, matchFlowCookie } from './flow-cookie';
+import { credentialsUnavailable, notConfigured, storageUnavailable } from './flow-failures';
+import { matchFlowCookie } from './flow-cookie';
 import { hashPrefix, newReference, sha256Hex } from './flow-identifiers';
 import type { ClaimResult } from './flow-ledger';
 import { LEDGER_RETENTION_SECONDS } from './flow-ledger';
-import type { HttpResponse } from './http-responses';
-import { pageResponse } from './http-responses';
-import type { FlowDependencies } from './runtime';
-import { isHttps, pageContext, tryRuntime } from './runtime';
-import { METRICS } from './telemetry-codes';
+import type { FlowResult } from './flow-results';
+import type { ConnectorRuntime, FlowDependencies } from './runtime';
 import { afterExchangeReserveMs, MIN_TOKEN_REQUEST_MS, WRITE_WORST_MS } from './time-budget';
 
 export interface CallbackRequest {
-  readonly method: string;
   /** The query string exactly as received (API Gateway's `rawQueryString`). */
   readonly rawQuery: string;
   /** Request cookies as "name=value" strings. */
@@ -43,28 +39,23 @@ const LEASE_MARGIN_MS = 10_000;
 
 export async function handleCallback(
   request: CallbackRequest,
+  runtime: ConnectorRuntime,
   deps: FlowDependencies,
-): Promise<HttpResponse> {
-  if (request.method !== 'GET') return pageResponse(405, 'method-not-allowed', pageContext(deps), true);
-
+): Promise<FlowResult> {
   const input = parseCallbackQuery(request.rawQuery);
   if (input.kind === 'invalid') {
     deps.telemetry.record({
       code: 'CALLBACK_INVALID_INPUT',
       fields: { reason: input.reason },
     });
-    return pageResponse(400, 'invalid-request', pageContext(deps), true);
+    return { kind: 'invalid-request' };
   }
 
-  const resolved = tryRuntime(deps);
-  if (!resolved.ok) return notConfigured(deps, resolved.error);
-  const { runtime } = resolved;
   const { config } = runtime;
   const baseCtx: CallbackContext = {
     deps,
     runtime,
     config,
-    https: isHttps(config),
     deadline:
       request.deadline ??
       deps.clock() +
@@ -87,15 +78,15 @@ export async function handleCallback(
     // A cancellation keeps its cookie: only a code's replay can be answered without one, so the
     // cookie (15 minutes) is what lets a replayed cancellation land on "you cancelled" again.
     if (input.kind === 'error') return await cancel(baseCtx, stateHash, input.error, flowAgeMs);
-    const ctx: CallbackContext = { ...baseCtx, expireCookie: expiredFlowCookie(input.state) };
+    const ctx: CallbackContext = { ...baseCtx, forgetFlowState: input.state };
 
     // G5: credentials are checked before the claim, so a misconfiguration spends no state and no code.
     let credentials: ClientCredentials;
     try {
       credentials = await runtime.credentials.get();
     } catch (error) {
-      if (error instanceof ConfigError) return notConfigured(deps, error, config);
-      if (error instanceof CredentialsUnavailableError) return credentialsUnavailable(deps, error, config);
+      if (error instanceof ConfigError) return notConfigured(deps.telemetry, error);
+      if (error instanceof CredentialsUnavailableError) return credentialsUnavailable(deps.telemetry, error);
       throw error;
     }
     return await claimAndExchange(ctx, {
@@ -109,10 +100,9 @@ export async function handleCallback(
   } catch (error) {
     if (!(error instanceof StorageUnavailableError)) throw error;
     return storageUnavailable(
-      deps,
+      deps.telemetry,
       error,
       'DynamoDB unavailable during the callback; Intuit was not called',
-      config,
     );
   }
 }
@@ -127,7 +117,7 @@ async function answerWithoutCookie(
   ctx: CallbackContext,
   codeHash: string,
   stateHash: string,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   const entry = await ctx.runtime.ledger.readEntry(codeHash);
   const base = { codeHashPrefix: hashPrefix(codeHash), cookieless: true };
   if (entry !== undefined && entry.stateHash === stateHash && entry.status !== 'EXCHANGING') {
@@ -136,7 +126,7 @@ async function answerWithoutCookie(
   return refuseForeignBrowser(ctx, base);
 }
 
-function refuseForeignBrowser(ctx: CallbackContext, fields: Record<string, string | boolean>): HttpResponse {
+function refuseForeignBrowser(ctx: CallbackContext, fields: Record<string, string | boolean>): FlowResult {
   return refuse(
     ctx,
     'STATE_COOKIE_MISMATCH',
@@ -145,7 +135,7 @@ function refuseForeignBrowser(ctx: CallbackContext, fields: Record<string, strin
   );
 }
 
-async function claimAndExchange(ctx: CallbackContext, input: ClaimedCode): Promise<HttpResponse> {
+async function claimAndExchange(ctx: CallbackContext, input: ClaimedCode): Promise<FlowResult> {
   const { deps, config } = ctx;
   const now = deps.clock();
   const reference = newReference();
@@ -156,7 +146,7 @@ async function claimAndExchange(ctx: CallbackContext, input: ClaimedCode): Promi
       code: 'TIME_BUDGET_EXHAUSTED',
       fields: { remainingMs: ctx.deadline - now, reference },
     });
-    return pageResponse(503, 'try-again', pageContext(deps, config, reference), ctx.https);
+    return { kind: 'unavailable', reason: 'try-again', reference };
   }
   const claim: ClaimResult = await ctx.runtime.ledger.claimCode({
     stateHash: input.stateHash,
@@ -213,7 +203,7 @@ async function cancel(
   stateHash: string,
   error: string,
   flowAgeMs: number | undefined,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   const result = await ctx.runtime.ledger.cancelFlow(stateHash, ctx.deps.clock());
   const base = { stateHashPrefix: hashPrefix(stateHash), flowAgeMs, oauthError: loggableOauthError(error) };
   switch (result) {
@@ -222,14 +212,14 @@ async function cancel(
         code: 'CALLBACK_CANCELLED',
         fields: base,
       });
-      return outcomeRedirect(ctx, 'cancelled');
+      return outcomeResult(ctx, 'cancelled');
     case 'already-cancelled':
       ctx.deps.telemetry.record({
         code: 'CALLBACK_REPLAYED',
         message: 'Replayed cancellation answered from the ledger',
         fields: { ...base, status: 'CANCELLED' },
       });
-      return outcomeRedirect(ctx, 'cancelled');
+      return outcomeResult(ctx, 'cancelled');
     case 'state-not-found':
       return refuse(ctx, 'STATE_NOT_FOUND', 'Error callback with a state that was never issued', base);
     case 'state-expired':

@@ -5,24 +5,19 @@
 import type { ClientCredentials, ServiceConfig } from './config';
 import { StorageUnavailableError } from './errors';
 import type { FailureReason, LedgerEntry, LedgerStatus } from './flow-ledger';
-import type { HttpResponse } from './http-responses';
-import { pageResponse, redirectResponse } from './http-responses';
-import type { OutcomeKind } from './pages';
+import type { CallbackOutcome, FlowResult } from './flow-results';
 import type { ConnectorRuntime, FlowDependencies } from './runtime';
-import { OUTCOME_PATH, pageContext } from './runtime';
 import type { LogField } from './telemetry';
 import type { LogCode } from './telemetry-codes';
-import { METRICS } from './telemetry-codes';
 
 export interface CallbackContext {
   readonly deps: FlowDependencies;
   readonly runtime: ConnectorRuntime;
   readonly config: ServiceConfig;
-  readonly https: boolean;
   /** Epoch ms by which the invocation must answer; also the end of the exchange lease. */
   readonly deadline: number;
-  /** Set-Cookie that expires this flow's cookie, when the browser sent one (on outcomes only). */
-  readonly expireCookie?: string;
+  /** The state whose cookie the browser sent: its outcomes expire that cookie. */
+  readonly forgetFlowState?: string;
 }
 
 /** What the exchange needs about the claimed code. */
@@ -35,55 +30,41 @@ export interface ClaimedCode {
   readonly flowAgeMs: number | undefined;
 }
 
-/** The page a finished ledger entry answers with, for the first answer and every replay alike. */
-export function outcomeOf(entry: Pick<LedgerEntry, 'status' | 'reason'>): OutcomeKind {
+/** The outcome a finished ledger entry answers with, for the first answer and every replay alike. */
+export function outcomeOf(entry: Pick<LedgerEntry, 'status' | 'reason'>): CallbackOutcome {
   if (entry.status === 'CONNECTED') return 'connected';
   return entry.reason === 'realm_unverified' ? 'unverified' : 'failed';
 }
 
-/**
- * E1: 303 to an outcome page whose URL carries no code and no state: the app's own page when it
- * configured one (A4: a fixed URL, never a request parameter), else the built-in page.
- */
-export function outcomeRedirect(
+/** E1: a finished callback; the edge sends the browser to its outcome page. */
+export function outcomeResult(
   ctx: CallbackContext,
-  kind: OutcomeKind,
+  outcome: CallbackOutcome,
   reference?: string,
   realmId?: string,
-): HttpResponse {
-  const cookies = ctx.expireCookie !== undefined ? [ctx.expireCookie] : undefined;
-  const { appSuccessUrl, appFailureUrl } = ctx.config;
-  const failure = kind === 'failed' || kind === 'unverified';
-  if (kind === 'connected' && appSuccessUrl !== undefined) {
-    const target = new URL(appSuccessUrl);
-    if (realmId !== undefined) target.searchParams.set('realmId', realmId);
-    return redirectResponse(303, target.toString(), ctx.https, cookies);
-  }
-  if ((failure || kind === 'cancelled') && appFailureUrl !== undefined) {
-    const target = new URL(appFailureUrl);
-    target.searchParams.set('outcome', failure ? 'failed' : kind);
-    if (failure && reference !== undefined) target.searchParams.set('ref', reference);
-    return redirectResponse(303, target.toString(), ctx.https, cookies);
-  }
-  const query = failure && reference !== undefined ? `?ref=${reference}` : '';
-  return redirectResponse(303, `${OUTCOME_PATH}/${kind}${query}`, ctx.https, cookies);
+): FlowResult {
+  return {
+    kind: 'outcome',
+    outcome,
+    ...(reference !== undefined ? { reference } : {}),
+    ...(realmId !== undefined ? { realmId } : {}),
+    ...(ctx.forgetFlowState !== undefined ? { forgetFlowState: ctx.forgetFlowState } : {}),
+  };
 }
 
-/** B1: a restart page, zero outbound calls to Intuit. */
+/** B1: the restart page, zero outbound calls to Intuit. */
 export function refuse(
   ctx: CallbackContext,
   code: LogCode,
   message: string,
   fields: Record<string, LogField> = {},
-): HttpResponse {
+): FlowResult {
   ctx.deps.telemetry.record({ code, message, fields });
-  return pageResponse(400, 'expired', pageContext(ctx.deps, ctx.config), ctx.https);
+  return { kind: 'refused' };
 }
 
 /** The self-refreshing page: its reloads are replays, which converge on the ledger's outcome. */
-export function finishingPage(ctx: CallbackContext): HttpResponse {
-  return pageResponse(200, 'finishing', pageContext(ctx.deps, ctx.config), ctx.https);
-}
+export const IN_FLIGHT: FlowResult = { kind: 'in-flight' };
 
 /**
  * Records a terminal failure. Resolves the status the entry has afterwards (the one written, or

@@ -4,12 +4,11 @@
  * without one becomes UNKNOWN (G3).
  */
 import type { CallbackContext } from './callback-outcomes';
-import { finishingPage, outcomeOf, outcomeRedirect, recordFailureBestEffort } from './callback-outcomes';
+import { IN_FLIGHT, outcomeOf, outcomeResult, recordFailureBestEffort } from './callback-outcomes';
 import { StorageUnavailableError } from './errors';
 import type { LedgerEntry } from './flow-ledger';
-import type { HttpResponse } from './http-responses';
+import type { FlowResult } from './flow-results';
 import type { LogField } from './telemetry';
-import { METRICS } from './telemetry-codes';
 
 /** How often a duplicate re-reads an in-flight entry while it waits. */
 const IN_FLIGHT_POLL_MS = 200;
@@ -20,7 +19,7 @@ export async function answerReplay(
   ctx: CallbackContext,
   first: LedgerEntry,
   base: Record<string, LogField>,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   const { deps } = ctx;
   const waitUntil = deps.clock() + (deps.inFlightWaitMs ?? DEFAULT_IN_FLIGHT_WAIT_MS);
   let entry: LedgerEntry | undefined = first;
@@ -32,7 +31,7 @@ export async function answerReplay(
         code: 'CODE_IN_FLIGHT',
         fields: base,
       });
-      return finishingPage(ctx);
+      return IN_FLIGHT;
     }
     await deps.sleep(IN_FLIGHT_POLL_MS);
     entry = await ctx.runtime.ledger.readEntry(first.codeHash);
@@ -45,12 +44,12 @@ export function answerFinished(
   ctx: CallbackContext,
   entry: LedgerEntry,
   base: Record<string, LogField>,
-): HttpResponse {
+): FlowResult {
   ctx.deps.telemetry.record({
     code: 'CALLBACK_REPLAYED',
     fields: { ...base, status: entry.status, reason: entry.reason, reference: entry.reference },
   });
-  return outcomeRedirect(ctx, outcomeOf(entry), entry.reference, entry.realmId);
+  return outcomeResult(ctx, outcomeOf(entry), entry.reference, entry.realmId);
 }
 
 /** G3: the claimant crashed or timed out without an outcome; the code is spent either way. */
@@ -58,18 +57,18 @@ async function expireLease(
   ctx: CallbackContext,
   entry: LedgerEntry,
   base: Record<string, LogField>,
-): Promise<HttpResponse> {
+): Promise<FlowResult> {
   ctx.deps.telemetry.record({
     code: 'EXCHANGE_LEASE_EXPIRED',
     fields: { ...base, reference: entry.reference },
   });
   const status = await recordFailureBestEffort(ctx, entry.codeHash, 'UNKNOWN', 'lease_expired', base);
   // Not written: the ledger may yet say otherwise, so answer nothing it could contradict.
-  if (status === undefined) return finishingPage(ctx);
+  if (status === undefined) return IN_FLIGHT;
   // The claimant recorded its outcome a moment before: it stands (invariant 5). Only a failure
   // needs its reason, which decides between the failed and the try-again page.
   const final = status === 'FAILED' ? await readQuietly(ctx, entry.codeHash) : undefined;
-  return outcomeRedirect(
+  return outcomeResult(
     ctx,
     outcomeOf(final ?? { status, reason: 'lease_expired' }),
     entry.reference,

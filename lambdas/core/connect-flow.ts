@@ -1,36 +1,24 @@
 /**
  * GET /connect: start a flow and send the browser to Intuit's consent page (SECURITY.md A1-A3).
  */
-import { flowCookie } from './flow-cookie';
-import { hashPrefix, newState, sha256Hex } from './flow-identifiers';
 import { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
-import type { HttpResponse } from './http-responses';
-import { pageResponse, redirectResponse } from './http-responses';
-import { credentialsUnavailable, notConfigured, storageUnavailable } from './failure-pages';
+import { credentialsUnavailable, notConfigured, storageUnavailable } from './flow-failures';
+import { hashPrefix, newState, sha256Hex } from './flow-identifiers';
+import type { FlowResult } from './flow-results';
 import type { BaseRuntime, FlowDependencies } from './runtime';
-import { isHttps, pageContext, tryRuntime } from './runtime';
-import { METRICS } from './telemetry-codes';
-
-export interface ConnectRequest {
-  readonly method: string;
-}
 
 export async function handleConnect(
-  request: ConnectRequest,
+  runtime: BaseRuntime,
   deps: FlowDependencies<BaseRuntime>,
-): Promise<HttpResponse> {
-  if (request.method !== 'GET') return pageResponse(405, 'method-not-allowed', pageContext(deps), true);
-  const resolved = tryRuntime(deps);
-  if (!resolved.ok) return notConfigured(deps, resolved.error);
-  const { config, credentials, ledger } = resolved.runtime;
-  const https = isHttps(config);
+): Promise<FlowResult> {
+  const { config, credentials, ledger } = runtime;
 
   let clientId: string;
   try {
     clientId = (await credentials.get()).clientId;
   } catch (error) {
-    if (error instanceof ConfigError) return notConfigured(deps, error, config);
-    if (error instanceof CredentialsUnavailableError) return credentialsUnavailable(deps, error, config);
+    if (error instanceof ConfigError) return notConfigured(deps.telemetry, error);
+    if (error instanceof CredentialsUnavailableError) return credentialsUnavailable(deps.telemetry, error);
     throw error;
   }
 
@@ -41,7 +29,7 @@ export async function handleConnect(
     await ledger.createFlow({ stateHash, createdAt: now, expiresAt: now + config.flowTtlSeconds * 1000 });
   } catch (error) {
     if (!(error instanceof StorageUnavailableError)) throw error;
-    return storageUnavailable(deps, error, 'Could not store a new flow; nobody was sent to Intuit', config);
+    return storageUnavailable(deps.telemetry, error, 'Could not store a new flow; nobody was sent to Intuit');
   }
 
   const authorize = new URL(config.authorizationEndpoint);
@@ -55,5 +43,9 @@ export async function handleConnect(
     code: 'CONNECT_STARTED',
     fields: { stateHashPrefix: hashPrefix(stateHash), qboEnvironment: config.qboEnvironment },
   });
-  return redirectResponse(302, authorize.toString(), https, [flowCookie(state, now, config.flowTtlSeconds)]);
+  return {
+    kind: 'authorize',
+    location: authorize.toString(),
+    flowCookie: { state, issuedAt: now, maxAgeSeconds: config.flowTtlSeconds },
+  };
 }

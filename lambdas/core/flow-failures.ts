@@ -1,56 +1,40 @@
 /**
- * The failures every flow can meet before it reaches Intuit, each as one page, one log line
- * with a registered code and one metric (DESIGN.md invariant 6).
+ * The failures every flow can meet before it reaches Intuit, each as one log line with a registered
+ * code (which counts its metric) and one result the edge renders (DESIGN.md invariant 6).
  */
-import type { ServiceConfig } from './config';
 import type { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
 import { newReference } from './flow-identifiers';
-import type { HttpResponse } from './http-responses';
-import { pageResponse } from './http-responses';
-import type { BaseRuntime, FlowDependencies } from './runtime';
-import { isHttps, pageContext } from './runtime';
-import { METRICS } from './telemetry-codes';
+import type { FlowResult } from './flow-results';
+import type { Telemetry } from './telemetry';
 
-/** G5: a page that says "not yet", a metric, and a log line that says exactly what to fix. */
-export function notConfigured(
-  deps: FlowDependencies<BaseRuntime>,
-  error: ConfigError,
-  config?: ServiceConfig,
-): HttpResponse {
+/** G5: "not available yet", and a log line that says exactly what to fix. */
+export function notConfigured(telemetry: Telemetry, error: ConfigError): FlowResult {
   const reference = newReference();
-  deps.telemetry.record({
-    code: 'CONFIG_INVALID',
-    fields: { problems: error.problems.join(' | '), reference },
-  });
-  return pageResponse(503, 'not-configured', pageContext(deps, config, reference), isHttps(config));
+  telemetry.record({ code: 'CONFIG_INVALID', fields: { problems: error.problems.join(' | '), reference } });
+  return { kind: 'unavailable', reason: 'not-configured', reference };
 }
 
 /** G1: DynamoDB failed after the SDK's bounded retries, before anything reached Intuit. */
 export function storageUnavailable(
-  deps: FlowDependencies<BaseRuntime>,
+  telemetry: Telemetry,
   error: StorageUnavailableError,
   message: string,
-  config: ServiceConfig,
-): HttpResponse {
+): FlowResult {
   const reference = newReference();
-  deps.telemetry.record({
+  telemetry.record({
     code: 'STORAGE_UNAVAILABLE',
     message,
     fields: { operation: error.operation, awsError: error.awsErrorName, reference },
   });
-  return pageResponse(503, 'try-again', pageContext(deps, config, reference), isHttps(config));
+  return { kind: 'unavailable', reason: 'try-again', reference };
 }
 
 /** G5: Secrets Manager throttled or unreachable: "try again", its own metric, not ConfigError. */
-export function credentialsUnavailable(
-  deps: FlowDependencies<BaseRuntime>,
-  error: CredentialsUnavailableError,
-  config: ServiceConfig,
-): HttpResponse {
+export function credentialsUnavailable(telemetry: Telemetry, error: CredentialsUnavailableError): FlowResult {
   const reference = newReference();
-  deps.telemetry.record({
+  telemetry.record({
     code: 'SECRETS_UNAVAILABLE',
     fields: { source: error.source, awsError: error.awsErrorName, reference },
   });
-  return pageResponse(503, 'try-again', pageContext(deps, config, reference), isHttps(config));
+  return { kind: 'unavailable', reason: 'try-again', reference };
 }

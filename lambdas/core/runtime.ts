@@ -6,7 +6,6 @@ import type { CompanyInfoEndpoint } from './company-info';
 import type { CredentialsSource, ServiceConfig } from './config';
 import { ConfigError } from './errors';
 import type { FlowLedger } from './flow-ledger';
-import type { PageContext } from './pages';
 import type { Telemetry } from './telemetry';
 import type { TokenEndpoint } from './token-endpoint';
 
@@ -36,10 +35,6 @@ export interface FlowDependencies<R extends BaseRuntime = ConnectorRuntime> {
   readonly fallbackAppName?: string;
 }
 
-/** Path of the connect route, the target of every "Connect to QuickBooks" button. */
-export const CONNECT_PATH = '/connect';
-export const OUTCOME_PATH = '/outcome';
-
 export type RuntimeResult<R> =
   { readonly ok: true; readonly runtime: R } | { readonly ok: false; readonly error: ConfigError };
 
@@ -50,23 +45,6 @@ export function tryRuntime<R extends BaseRuntime>(deps: FlowDependencies<R>): Ru
     if (error instanceof ConfigError) return { ok: false, error };
     throw error;
   }
-}
-
-export function pageContext(
-  deps: FlowDependencies<BaseRuntime>,
-  config?: ServiceConfig,
-  reference?: string,
-): PageContext {
-  return {
-    appName: config?.appName ?? deps.fallbackAppName ?? 'QuickBooks connector',
-    connectPath: CONNECT_PATH,
-    ...(config?.appReturnUrl !== undefined ? { appReturnUrl: config.appReturnUrl } : {}),
-    ...(reference !== undefined ? { reference } : {}),
-  };
-}
-
-export function isHttps(config?: ServiceConfig): boolean {
-  return config?.redirectUri.startsWith('https:') ?? true;
 }
 
 /** Memoises a runtime factory, including its ConfigError, for the life of a container. */

@@ -7,12 +7,11 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { HttpResponse } from '../core/http-responses';
-import { pageResponse } from '../core/http-responses';
+import type { HttpResponse } from './web/http-responses';
+import { pageResponse } from './web/http-responses';
 import { newReference } from '../core/flow-identifiers';
-import type { PageContext } from '../core/pages';
+import type { PageContext } from './web/pages';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
-import { METRICS } from '../core/telemetry-codes';
 
 export type ApiHandler = (
   event: APIGatewayProxyEventV2,

@@ -3,11 +3,10 @@
  * files bind AWS adapters, the local server binds DynamoDB Local and the emulator, tests bind fakes.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { handleCallback } from '../core/callback-flow';
-import { handleConnect } from '../core/connect-flow';
-import { handleOutcome } from '../core/outcome-page';
 import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../core/runtime';
-import { CONNECT_PATH } from '../core/runtime';
+import { handleOutcome } from './web/outcome-page';
+import { CONNECT_PATH } from './web/paths';
+import { callbackRoute, connectRoute } from './web/routes';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { ApiHandler } from './api-gateway';
 import { apiHandler, requestOf } from './api-gateway';
@@ -25,7 +24,7 @@ export function createConnectHandler(
 ): ApiHandler {
   return apiHandler(
     telemetry,
-    (event, context) => handleConnect(requestOf(event, context), deps),
+    (event, context) => connectRoute(requestOf(event, context), deps),
     () => pageSettingsContext(pages),
     {
       metrics: true,
@@ -40,7 +39,7 @@ export function createCallbackHandler(
 ): ApiHandler {
   return apiHandler(
     telemetry,
-    (event, context) => handleCallback(requestOf(event, context), deps),
+    (event, context) => callbackRoute(requestOf(event, context), deps),
     () => pageSettingsContext(pages),
     { metrics: true, timeoutPage: 'finishing' },
   );

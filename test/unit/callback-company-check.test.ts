@@ -7,9 +7,9 @@ import type { Connection } from '../../lambdas/core/connection-store';
 import { CredentialsUnavailableError } from '../../lambdas/core/errors';
 import { expiredFlowCookie, flowCookieName } from '../../lambdas/core/flow-cookie';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
-import type { HttpResponse } from '../../lambdas/core/http-responses';
-import { handleCallback } from '../../lambdas/core/callback-flow';
-import { handleConnect } from '../../lambdas/core/connect-flow';
+import type { HttpResponse } from '../../lambdas/handlers/web/http-responses';
+import { callbackRoute } from '../../lambdas/handlers/web/routes';
+import { connectRoute } from '../../lambdas/handlers/web/routes';
 import { COMPANY_NAME } from './fakes/fake-company-info';
 import { fail, FAKE_TOKENS, succeed } from './fakes/fake-token-endpoint';
 import { FlowHarness, REALM_ID } from './fakes/flow-harness';
@@ -160,7 +160,7 @@ describe('given a successful exchange, the company is verified before anything i
         h.clock.advance(4_500);
         return succeed();
       };
-      await handleCallback(
+      await callbackRoute(
         { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline: h.clock.now() + 17_000 },
         h.deps,
       );
@@ -177,7 +177,7 @@ describe('given a successful exchange, the company is verified before anything i
         state: tightFlow.state,
         realmId: REALM_ID,
       }).toString();
-      await handleCallback(
+      await callbackRoute(
         {
           method: 'GET',
           rawQuery: tightQuery,
@@ -392,7 +392,7 @@ describe('given Secrets Manager is throttled or unavailable (G5)', () => {
       companyInfo: h.companyInfo,
     });
 
-    const response = await handleConnect({ method: 'GET' }, h.deps);
+    const response = await connectRoute({ method: 'GET' }, h.deps);
 
     expect(response.statusCode).toBe(503);
     expect(h.telemetry.single('SECRETS_UNAVAILABLE').metrics).toEqual(['SecretsUnavailable']);

@@ -11,7 +11,7 @@ import { createCallbackHandler } from '../../lambdas/handlers/factories';
 import { succeed } from './fakes/fake-token-endpoint';
 import { FlowHarness, REALM_ID } from './fakes/flow-harness';
 import { throttled } from './fakes/in-memory-flow-ledger';
-import { handleCallback } from '../../lambdas/core/callback-flow';
+import { callbackRoute } from '../../lambdas/handlers/web/routes';
 
 describe('given an invocation deadline', () => {
   it('C4: caps the exchange timeout to what the invocation has left after the token write reserve', async () => {
@@ -19,7 +19,7 @@ describe('given an invocation deadline', () => {
     const flow = await h.startFlow();
     const query = new URLSearchParams({ code: flow.code, state: flow.state, realmId: REALM_ID }).toString();
     const deadline = h.clock.now() + 18_000;
-    const response = await handleCallback(
+    const response = await callbackRoute(
       { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline },
       h.deps,
     );
@@ -37,7 +37,7 @@ describe('given an invocation deadline', () => {
     const h = new FlowHarness({ script: [succeed()] });
     const flow = await h.startFlow();
     const query = new URLSearchParams({ code: flow.code, state: flow.state, realmId: REALM_ID }).toString();
-    const response = await handleCallback(
+    const response = await callbackRoute(
       { method: 'GET', rawQuery: query, cookies: [flow.cookie], deadline: h.clock.now() + 15_000 },
       h.deps,
     );
@@ -46,7 +46,7 @@ describe('given an invocation deadline', () => {
     expect(h.ledger.entries.size).toBe(0);
     expect(h.telemetry.single('TIME_BUDGET_EXHAUSTED').metrics).toEqual(['UnexpectedError']);
     // The state is still usable: the same callback succeeds with time to spare.
-    const retry = await handleCallback({ method: 'GET', rawQuery: query, cookies: [flow.cookie] }, h.deps);
+    const retry = await callbackRoute({ method: 'GET', rawQuery: query, cookies: [flow.cookie] }, h.deps);
     expect(retry.headers['Location']).toBe('/outcome/connected');
   });
 });

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { handleCallback } from '../../lambdas/core/callback-flow';
+import { callbackRoute } from '../../lambdas/handlers/web/routes';
 import { basicAuthorization } from '../../lambdas/adapters/intuit-token-client';
 import { ConfigError } from '../../lambdas/core/errors';
 import { flowCookieName } from '../../lambdas/core/flow-cookie';
 import { newState, REFERENCE_PATTERN, sha256Hex } from '../../lambdas/core/flow-identifiers';
-import type { HttpResponse } from '../../lambdas/core/http-responses';
+import type { HttpResponse } from '../../lambdas/handlers/web/http-responses';
 import type { TokenFailureKind } from '../../lambdas/core/token-endpoint';
 import { TokenEndpointError } from '../../lambdas/core/token-endpoint';
 import type { Deferred, ExchangeBehaviour } from './fakes/fake-token-endpoint';
@@ -816,7 +816,7 @@ describe('handleCallback', () => {
         const last = h.ledger.calls.at(-1);
         if (last?.operation === 'recordConnection' && replay === undefined) {
           passLease(h, flow.code);
-          replay = handleCallback({ method: 'GET', rawQuery: queryOf(flow), cookies: [flow.cookie] }, h.deps);
+          replay = callbackRoute({ method: 'GET', rawQuery: queryOf(flow), cookies: [flow.cookie] }, h.deps);
           await replay;
           writeLanding.resolve();
         }

@@ -1,8 +1,8 @@
-import { handleConnect } from '../../lambdas/core/connect-flow';
+import { connectRoute } from '../../lambdas/handlers/web/routes';
 import { ConfigError } from '../../lambdas/core/errors';
 import { FLOW_COOKIE_PREFIX, flowCookieName, matchFlowCookie } from '../../lambdas/core/flow-cookie';
 import { sha256Hex, STATE_PATTERN } from '../../lambdas/core/flow-identifiers';
-import type { HttpResponse } from '../../lambdas/core/http-responses';
+import type { HttpResponse } from '../../lambdas/handlers/web/http-responses';
 import type { NewFlow } from '../../lambdas/core/flow-ledger';
 import type { BaseRuntime, FlowDependencies } from '../../lambdas/core/runtime';
 import { CapturingTelemetry } from './fakes/capturing-telemetry';
@@ -32,7 +32,7 @@ class ConnectHarness {
   }
 
   connect(request: { method: string } = { method: 'GET' }): Promise<HttpResponse> {
-    return handleConnect(request, this.deps);
+    return connectRoute(request, this.deps);
   }
 }
 

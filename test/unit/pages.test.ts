@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { pageResponse, redirectResponse, securityHeaders } from '../../lambdas/core/http-responses';
-import type { HttpResponse } from '../../lambdas/core/http-responses';
-import { handleOutcome } from '../../lambdas/core/outcome-page';
-import type { PageContext, PageKind } from '../../lambdas/core/pages';
-import { OUTCOME_KINDS, renderPage } from '../../lambdas/core/pages';
+import { pageResponse, redirectResponse, securityHeaders } from '../../lambdas/handlers/web/http-responses';
+import type { HttpResponse } from '../../lambdas/handlers/web/http-responses';
+import { handleOutcome } from '../../lambdas/handlers/web/outcome-page';
+import type { PageContext, PageKind } from '../../lambdas/handlers/web/pages';
+import { OUTCOME_KINDS, renderPage } from '../../lambdas/handlers/web/pages';
 
 /** Every PageKind; the `satisfies` makes the compiler fail when a kind is added and not listed here. */
 const ALL_KINDS = Object.keys({

@@ -1,5 +1,5 @@
 /** GET /outcome/{kind}: the pages the callback redirects to (E1). Stateless; reads nothing. */
-import { REFERENCE_PATTERN } from './flow-identifiers';
+import { REFERENCE_PATTERN } from '../../core/flow-identifiers';
 import type { HttpResponse } from './http-responses';
 import { pageResponse } from './http-responses';
 import type { PageContext } from './pages';

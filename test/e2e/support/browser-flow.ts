@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Locator, Page, Route } from 'playwright-core';
 import type { TestStack } from '../../support/test-stack';
 
-/** The headings a user reads on each page (lambdas/core/pages.ts and the emulator's consent page). */
+/** The headings a user reads on each page (lambdas/handlers/web/pages.ts and the emulator's consent page). */
 export const HEADING = {
   connected: 'Your QuickBooks company is connected',
   cancelled: 'You cancelled the connection',

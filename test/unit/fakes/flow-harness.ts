@@ -2,11 +2,11 @@
  * Wires the core flows to the fakes: a started flow (state + browser cookie), a callback call that
  * looks like API Gateway's request fields, and everything a test wants to inspect afterwards.
  */
-import { handleCallback } from '../../../lambdas/core/callback-flow';
+import { callbackRoute } from '../../../lambdas/handlers/web/routes';
 import type { ServiceConfig } from '../../../lambdas/core/config';
 import { flowCookieName } from '../../../lambdas/core/flow-cookie';
 import { newState, sha256Hex } from '../../../lambdas/core/flow-identifiers';
-import type { HttpResponse } from '../../../lambdas/core/http-responses';
+import type { HttpResponse } from '../../../lambdas/handlers/web/http-responses';
 import type { ConnectorRuntime, FlowDependencies } from '../../../lambdas/core/runtime';
 import { CapturingTelemetry } from './capturing-telemetry';
 import { FakeClock } from './fake-clock';
@@ -98,6 +98,6 @@ export class FlowHarness {
   }
 
   request(method: string, rawQuery: string, cookies: readonly string[]): Promise<HttpResponse> {
-    return handleCallback({ method, rawQuery, cookies }, this.deps);
+    return callbackRoute({ method, rawQuery, cookies }, this.deps);
   }
 }
