@@ -9,7 +9,12 @@ import {
   ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
 import type { StackResourceSummary } from '@aws-sdk/client-cloudformation';
-import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+  GetQueryResultsCommand,
+  StartQueryCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   GetSecretValueCommand,
@@ -56,6 +61,19 @@ export interface LogGroupDirectory {
   exists(logGroupName: string): Promise<boolean>;
 }
 
+export interface LogsInsights {
+  /**
+   * Runs one Logs Insights query over the given log groups and time range (epoch ms) and resolves
+   * its rows, each a map of field name to value. Rejects when the query does not finish in time.
+   */
+  query(
+    logGroupNames: readonly string[],
+    queryString: string,
+    startMs: number,
+    endMs: number,
+  ): Promise<Array<Record<string, string>>>;
+}
+
 /** Everything the deployed-environment checks need from AWS. */
 export interface AwsPorts {
   readonly stacks: StackDirectory;
@@ -63,6 +81,7 @@ export interface AwsPorts {
   readonly secrets: SecretStore;
   readonly topics: TopicSubscriptions;
   readonly logGroups: LogGroupDirectory;
+  readonly insights: LogsInsights;
 }
 
 /** SDK clients for the ports; tests pass clients whose send is mocked. */
@@ -85,7 +104,18 @@ export function createAwsClients(region: string | undefined): AwsClients {
   };
 }
 
-export function awsPorts(clients: AwsClients): AwsPorts {
+/** How often and how long a Logs Insights query is polled. */
+export interface PollSettings {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export function awsPorts(
+  clients: AwsClients,
+  poll: PollSettings = { intervalMs: 1000, timeoutMs: 60_000 },
+): AwsPorts {
+  const sleep = poll.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return {
     stacks: {
       async describe(stackName) {
@@ -187,6 +217,39 @@ export function awsPorts(clients: AwsClients): AwsPorts {
           new DescribeLogGroupsCommand({ logGroupNamePrefix: logGroupName, limit: 5 }),
         );
         return (out.logGroups ?? []).some((group) => group.logGroupName === logGroupName);
+      },
+    },
+    insights: {
+      async query(logGroupNames, queryString, startMs, endMs) {
+        const started = await clients.logs.send(
+          new StartQueryCommand({
+            logGroupNames: [...logGroupNames],
+            queryString,
+            startTime: Math.floor(startMs / 1000),
+            endTime: Math.ceil(endMs / 1000),
+          }),
+        );
+        const queryId = started.queryId;
+        if (queryId === undefined) throw new Error('Logs Insights returned no query id');
+        for (let waited = 0; waited <= poll.timeoutMs; waited += poll.intervalMs) {
+          const out = await clients.logs.send(new GetQueryResultsCommand({ queryId }));
+          if (out.status === 'Complete') {
+            return (out.results ?? []).map((row) =>
+              Object.fromEntries(
+                row.flatMap((cell) =>
+                  cell.field !== undefined && cell.value !== undefined && cell.field !== '@ptr'
+                    ? [[cell.field, cell.value]]
+                    : [],
+                ),
+              ),
+            );
+          }
+          if (out.status === 'Failed' || out.status === 'Cancelled' || out.status === 'Timeout') {
+            throw new Error(`Logs Insights query ${out.status}`);
+          }
+          await sleep(poll.intervalMs);
+        }
+        throw new Error(`Logs Insights query did not finish within ${poll.timeoutMs / 1000} s`);
       },
     },
   };
