@@ -8,9 +8,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EnvironmentConfigError, resolveEnvironment } from '../lib/config/environments';
 import { LOCAL_AWS } from '../local/dynamodb-local';
-import { awsErrorName, awsPorts, createAwsClients, stackNames } from './operator/aws-ports';
-import type { TraceQuery, TraceResult, TraceTables } from './operator/trace';
+import { awsErrorName, awsPorts, createAwsClients } from './operator/aws-ports';
+import type { TraceQuery, TraceResult } from './operator/trace';
 import {
+  DeploymentMissingError,
+  deployedTraceTargets,
   formatTrace,
   logsInsightsQuery,
   parseTraceQuery,
@@ -75,28 +77,7 @@ async function main(): Promise<number> {
     const { envName, config } = resolveEnvironment(values.env);
     const clients = createAwsClients(config.region);
     const aws = awsPorts(clients);
-    const names = stackNames(envName);
-    const [stateful, stateless] = await Promise.all([
-      aws.stacks.describe(names.stateful),
-      aws.stacks.describe(names.stateless),
-    ]);
-    if (stateful === undefined || stateless === undefined) {
-      process.stderr.write(
-        `${names.stateful} or ${names.stateless} is not deployed in this account and region\n`,
-      );
-      return 1;
-    }
-    const table = (logicalPrefix: string) =>
-      stateful.resources.find(
-        (r) => r.type === 'AWS::DynamoDB::Table' && r.logicalId.startsWith(logicalPrefix),
-      )?.physicalId;
-    const flow = table('FlowTable');
-    const connection = table('ConnectionTable');
-    if (flow === undefined || connection === undefined) {
-      process.stderr.write(`${names.stateful} has no FlowTable or ConnectionTable\n`);
-      return 1;
-    }
-    const tables: TraceTables = { flow, connection };
+    const { tables, logGroups } = await deployedTraceTargets(aws.stacks, envName);
     const client = DynamoDBDocumentClient.from(
       new DynamoDBClient(config.region !== undefined ? { region: config.region } : {}),
     );
@@ -106,13 +87,9 @@ async function main(): Promise<number> {
       client.destroy();
     }
     if (values.logs) {
-      // The functions' log groups; the API's access log holds no log codes.
-      const groups = stateless.resources
-        .filter((r) => r.type === 'AWS::Logs::LogGroup' && !r.logicalId.startsWith('ApiAccessLogs'))
-        .map((r) => r.physicalId);
       const now = Date.now();
       const logs = await aws.insights.query(
-        groups,
+        logGroups,
         logsInsightsQuery(query, result.flows),
         now - hours * 3_600_000,
         now,
@@ -140,6 +117,10 @@ main().then(
     if (error instanceof TraceInputError || error instanceof EnvironmentConfigError) {
       process.stderr.write(`${error.message.replace('--context env=<name>', '--env <name>')}\n`);
       process.exit(2);
+    }
+    if (error instanceof DeploymentMissingError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
     }
     const region =
       error instanceof Error && /region is missing/i.test(error.message)

@@ -10,6 +10,8 @@
  * 10,000 flows a day one trace reads a few hundred units (well under a cent on demand).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StackDirectory } from './aws-ports';
+import { stackNames } from './aws-ports';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { REFERENCE_PATTERN } from '../../lambdas/core/flow-identifiers';
 
@@ -317,4 +319,51 @@ function describeStatus(flow: FlowStory, now: number): string {
     default:
       return flow.status;
   }
+}
+
+/** The environment to trace is not (fully) deployed where the operator's credentials point. */
+export class DeploymentMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeploymentMissingError';
+  }
+}
+
+/** Where a deployed environment keeps what a trace reads. */
+export interface DeployedTraceTargets {
+  readonly tables: TraceTables;
+  /** The functions' log groups (the API's access log holds no log codes). */
+  readonly logGroups: readonly string[];
+}
+
+/**
+ * Finds the environment's tables and log groups among its stacks' resources.
+ *
+ * @throws DeploymentMissingError when a stack or one of its resources is missing
+ */
+export async function deployedTraceTargets(
+  stacks: StackDirectory,
+  envName: string,
+): Promise<DeployedTraceTargets> {
+  const names = stackNames(envName);
+  const [stateful, stateless] = await Promise.all([
+    stacks.describe(names.stateful),
+    stacks.describe(names.stateless),
+  ]);
+  if (stateful === undefined || stateless === undefined) {
+    throw new DeploymentMissingError(
+      `${names.stateful} or ${names.stateless} is not deployed in this account and region`,
+    );
+  }
+  const table = (logicalPrefix: string) =>
+    stateful.resources.find((r) => r.type === 'AWS::DynamoDB::Table' && r.logicalId.startsWith(logicalPrefix))
+      ?.physicalId;
+  const flow = table('FlowTable');
+  const connection = table('ConnectionTable');
+  if (flow === undefined || connection === undefined)
+    throw new DeploymentMissingError(`${names.stateful} has no FlowTable or ConnectionTable`);
+  const logGroups = stateless.resources
+    .filter((r) => r.type === 'AWS::Logs::LogGroup' && !r.logicalId.startsWith('ApiAccessLogs'))
+    .map((r) => r.physicalId);
+  return { tables: { flow, connection }, logGroups };
 }
