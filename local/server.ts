@@ -52,6 +52,8 @@ export interface LocalStackOptions {
   readonly onDynamoDbRequest?: (commandName: string) => void;
   /** Wraps the DynamoDB ledger, e.g. to count or break calls in tests and benchmarks. */
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => ConnectorRuntime['ledger'];
+  /** Sees every request before it is served (npm start warns about a host the flow cookie will not come back to). */
+  readonly onRequest?: (request: IncomingMessage) => void;
 }
 
 export interface LocalStack {
@@ -86,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // A generous header limit so oversized queries reach the handler and get its 400 page, as
     // behind API Gateway, instead of Node's bare 431.
     const server = createServer({ maxHeaderSize: 2 * 1024 * 1024 }, (req, res) => {
+      options.onRequest?.(req);
       if (bound.routes === undefined) {
         res.writeHead(503).end();
         return;

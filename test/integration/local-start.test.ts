@@ -1,24 +1,66 @@
 /**
  * `npm start` as a newcomer meets it: one process that prints the connect URL, serves the flow,
- * explains a missing Java in one line, and stops everything it started on Ctrl-C.
+ * explains each start-up mistake in one line, and stops everything it started on Ctrl-C or
+ * SIGTERM; DynamoDB Local never outlives it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { get } from '../support/http-flow';
 
 const ROOT = join(__dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
-function start(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; output: () => string } {
-  const child = spawn(process.execPath, [TSX, 'bin/local.ts'], {
+interface Started {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** stdout and stderr, interleaved as they arrived. */
+  readonly output: () => string;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+}
+
+/** `node --import tsx bin/local.ts`, the command `npm start` runs, or `npm start` itself. */
+function start(env: Record<string, string>, command: 'node' | 'npm' = 'node'): Started {
+  const [file, args] =
+    command === 'npm'
+      ? ['npm', ['start', '--silent']]
+      : [process.execPath, ['--import', 'tsx', 'bin/local.ts']];
+  const child = spawn(file, args, {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', PORT: '0', ...env },
   });
   let text = '';
-  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  return { child, output: () => text };
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => ((text += chunk.toString()), (out += chunk.toString())));
+  child.stderr.on('data', (chunk: Buffer) => ((text += chunk.toString()), (err += chunk.toString())));
+  return { child, output: () => text, stdout: () => out, stderr: () => err };
+}
+
+/** The run's DynamoDB Local (jest globalSetup), so tests that need no JVM of their own start fast. */
+function sharedDynamoDb(): Record<string, string> {
+  return { DYNAMODB_ENDPOINT: process.env['DYNAMODB_ENDPOINT'] ?? '' };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function readyUrl(output: () => string, timeoutMs = 60_000): Promise<string> {
@@ -118,6 +160,125 @@ describe('given placeholder Intuit keys', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(output()).toMatch(/"code":"CONFIG_INVALID".*still holds the placeholder clientId/);
       expect(output()).toMatch(/"ConfigError"/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited(child)).toBe(0);
+  });
+});
+
+describe('given npm start run by a process manager or an IDE', () => {
+  it('stops everything, DynamoDB Local included, on SIGTERM to the npm process, as on Ctrl-C', async () => {
+    const { child, output } = start({}, 'npm');
+    const dynamo: number[] = [];
+    try {
+      await readyUrl(output);
+      dynamo.push(...dynamoDbLocalDescendants(child.pid));
+      expect(dynamo).toHaveLength(1);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child)).toBe(0);
+    await waitFor('DynamoDB Local to stop', () => dynamo.filter(alive).length === 0);
+    expect(dynamoDbLocalDescendants(child.pid)).toEqual([]);
+  });
+
+  it('never leaves DynamoDB Local behind, even when the node process is killed outright', async () => {
+    const { child, output } = start({});
+    const dynamo: number[] = [];
+    try {
+      await readyUrl(output);
+      dynamo.push(...dynamoDbLocalDescendants(child.pid));
+      expect(dynamo).toHaveLength(1);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await exited(child);
+    await waitFor('DynamoDB Local to die with its parent', () => dynamo.filter(alive).length === 0);
+    expect(dynamo.filter(alive)).toEqual([]);
+  });
+});
+
+describe('given a start-up mistake', () => {
+  it.each([
+    [
+      'a client secret with a trailing newline',
+      { QBO_CLIENT_ID: 'ABtest', QBO_CLIENT_SECRET: 'secret\n' },
+      /^Configuration problem: QBO_CLIENT_ID\/QBO_CLIENT_SECRET clientSecret has leading or trailing whitespace/,
+    ],
+    ['PORT=abc', { PORT: 'abc' }, /^PORT must be a port number from 0 to 65535, got "abc"$/],
+    ['production without keys', { QBO_ENVIRONMENT: 'production' }, /emulator is sandbox-only/],
+    [
+      'production keys with the http localhost redirect URI',
+      { QBO_ENVIRONMENT: 'production', QBO_CLIENT_ID: 'ABtest', QBO_CLIENT_SECRET: 'secret' },
+      /only https redirect URIs for Production keys.*https tunnel/,
+    ],
+    [
+      'a redirect URI whose path is not /callback',
+      { QBO_REDIRECT_URI: 'http://localhost:3000/oauth/callback' },
+      /^QBO_REDIRECT_URI must end in \/callback/,
+    ],
+  ])('%s: exits 1 with one line on stderr and no Ready line', async (_mistake, env, line) => {
+    const { child, stdout, stderr } = start(env);
+    expect(await exited(child)).toBe(1);
+    expect(stdout()).toBe('');
+    const lines = stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(line);
+  });
+
+  it('an unreachable DYNAMODB_ENDPOINT: one line naming the variable, not a stack trace', async () => {
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const { child, stdout, stderr } = start({ DYNAMODB_ENDPOINT: endpoint });
+    expect(await exited(child)).toBe(1);
+    expect(stdout()).toBe('');
+    expect(stderr().trim().split('\n')).toEqual([
+      `DYNAMODB_ENDPOINT=${endpoint} does not answer (ECONNREFUSED): start DynamoDB there, ` +
+        'or unset DYNAMODB_ENDPOINT and npm start runs DynamoDB Local itself',
+    ]);
+  });
+
+  it('a port held by an earlier copy of the connector: names it and its pid', async () => {
+    const port = String(await freePort());
+    const first = start({ ...sharedDynamoDb(), PORT: port });
+    try {
+      await readyUrl(first.output);
+      const second = start({ ...sharedDynamoDb(), PORT: port });
+      expect(await exited(second.child)).toBe(1);
+      expect(second.stderr().trim().split('\n')).toEqual([
+        `Port ${port} is held by an earlier copy of this connector (pid ${first.child.pid}): ` +
+          `stop it (Ctrl-C in its terminal, or kill ${first.child.pid}), or set PORT to a free port`,
+      ]);
+    } finally {
+      first.child.kill('SIGINT');
+    }
+    expect(await exited(first.child)).toBe(0);
+  });
+});
+
+describe('given a flow opened at 127.0.0.1 while the redirect URI says localhost', () => {
+  it('warns on stderr that the flow cookie will not come back, and names the URL to open', async () => {
+    const { child, output, stderr } = start(sharedDynamoDb());
+    try {
+      const url = new URL(await readyUrl(output));
+      // The Host header a browser sends for http://127.0.0.1:<port>/connect.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: 'localhost', port: url.port, path: '/connect', headers: { host: `127.0.0.1:${url.port}` } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.once('error', reject);
+        req.end();
+      });
+      expect(status).toBe(302);
+      await waitFor('the warning', () => stderr().includes('Warning:'));
+      expect(stderr()).toContain(
+        `Warning: /connect was opened at 127.0.0.1 but the redirect URI is on localhost: the browser will not ` +
+          `send the flow cookie back to the callback; open http://localhost:${url.port}/connect instead`,
+      );
     } finally {
       child.kill('SIGINT');
     }

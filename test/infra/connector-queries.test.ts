@@ -1,0 +1,49 @@
+/** The saved Logs Insights queries: one per registered log code, each named in the runbook. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LOG_CODES } from '../../lambdas/core/telemetry-codes';
+import { codeExchangedTwiceQueryName, logCodeQueryName } from '../../lib/constructs/connector-queries';
+import { synthesizeConnector, type SynthesizedConnector } from './support/connector-app';
+
+let dev: SynthesizedConnector;
+beforeAll(() => {
+  dev = synthesizeConnector('dev');
+});
+
+interface QueryDefinitionProperties {
+  readonly Name: string;
+  readonly QueryString: string;
+  readonly LogGroupNames: unknown[];
+}
+
+function definitions(): QueryDefinitionProperties[] {
+  return Object.values(dev.statelessTemplate.findResources('AWS::Logs::QueryDefinition')).map(
+    (resource) => (resource as { Properties: QueryDefinitionProperties }).Properties,
+  );
+}
+
+it('ships one saved query per log code, filtering on exactly that code over the three function log groups', () => {
+  const byName = new Map(definitions().map((d) => [d.Name, d]));
+  for (const code of Object.values(LOG_CODES)) {
+    const definition = byName.get(logCodeQueryName('dev', code));
+    expect(definition).toBeDefined();
+    expect(definition?.QueryString).toContain(`| filter code = "${code}"`);
+    expect(definition?.QueryString).toMatch(
+      /^fields @timestamp, level, code, message, reference, codeHashPrefix/,
+    );
+    expect(definition?.QueryString).toContain('intuitTid');
+    expect(definition?.LogGroupNames).toHaveLength(3);
+  }
+  expect(byName.get(codeExchangedTwiceQueryName('dev'))?.QueryString).toContain(
+    'stats count(*) as exchanges by codeHashPrefix',
+  );
+  expect(definitions()).toHaveLength(Object.values(LOG_CODES).length + 1);
+});
+
+it('the runbook names every saved query it links', () => {
+  const runbook = readFileSync(join(__dirname, '..', '..', 'docs', 'runbook.md'), 'utf8');
+  const named = [...runbook.matchAll(/`QboConnector-<env>\/([A-Za-z_-]+)`/g)].map((m) => m[1]);
+  expect(named.length).toBeGreaterThan(0);
+  const shipped = new Set(definitions().map((d) => d.Name.replace('QboConnector-dev/', '')));
+  for (const name of named) expect(shipped).toContain(name);
+});
