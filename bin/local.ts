@@ -6,7 +6,7 @@
  * everything said to the person at the terminal: the start-up summary, warnings and start-up errors.
  */
 import { ConfigError } from '../lambdas/core/errors';
-import { CONNECT_PATH } from '../lambdas/core/runtime';
+import { CONNECT_PATH } from '../lambdas/handlers/web/paths';
 import { JavaMissingError } from '../local/dynamodb-local';
 import { startLocalStack } from '../local/server';
 import type { LocalStack } from '../local/server';

@@ -58,7 +58,7 @@ export function httpIntuitAccess(
     },
 
     async probe(tokenEndpoint, redirectUri, credentials) {
-      const client = new IntuitTokenClient({ tokenEndpoint, revocationEndpoint: tokenEndpoint, redirectUri });
+      const client = new IntuitTokenClient({ tokenEndpoint, redirectUri });
       // Shaped like a code so nothing short-circuits before the credentials are checked; never issued.
       const madeUpCode = `AB11${randomBytes(24).toString('hex')}`;
       try {

@@ -194,6 +194,9 @@ export const LOG_CODES = {
 
 export type LogCode = keyof typeof LOG_CODES;
 
+/** Every registered code, in registry order. */
+export const LOG_CODE_NAMES = Object.keys(LOG_CODES) as readonly LogCode[];
+
 export function logCodeSpec(code: LogCode): LogCodeSpec {
   return LOG_CODES[code];
 }

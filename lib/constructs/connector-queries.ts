@@ -1,6 +1,6 @@
 import { QueryDefinition, QueryString, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { LOG_CODES, type LogCode } from '../../lambdas/core/telemetry-codes';
+import { LOG_CODE_NAMES, type LogCode } from '../../lambdas/core/telemetry-codes';
 
 /**
  * The fields of a connector log line worth seeing next to its code: enough to tell a stale code
@@ -57,7 +57,7 @@ export class ConnectorQueries extends Construct {
   constructor(scope: Construct, id: string, props: ConnectorQueriesProps) {
     super(scope, id);
     const logGroups = [...props.logGroups];
-    const perCode = Object.values(LOG_CODES).map(
+    const perCode = LOG_CODE_NAMES.map(
       (code) =>
         new QueryDefinition(this, code, {
           queryDefinitionName: logCodeQueryName(props.envName, code),

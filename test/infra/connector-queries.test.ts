@@ -1,7 +1,7 @@
 /** The saved Logs Insights queries: one per registered log code, each named in the runbook. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOG_CODES } from '../../lambdas/core/telemetry-codes';
+import { LOG_CODE_NAMES } from '../../lambdas/core/telemetry-codes';
 import { codeExchangedTwiceQueryName, logCodeQueryName } from '../../lib/constructs/connector-queries';
 import { synthesizeConnector, type SynthesizedConnector } from './support/connector-app';
 
@@ -24,7 +24,7 @@ function definitions(): QueryDefinitionProperties[] {
 
 it('ships one saved query per log code, filtering on exactly that code over the three function log groups', () => {
   const byName = new Map(definitions().map((d) => [d.Name, d]));
-  for (const code of Object.values(LOG_CODES)) {
+  for (const code of LOG_CODE_NAMES) {
     const definition = byName.get(logCodeQueryName('dev', code));
     expect(definition).toBeDefined();
     expect(definition?.QueryString).toContain(`| filter code = "${code}"`);
@@ -37,7 +37,7 @@ it('ships one saved query per log code, filtering on exactly that code over the 
   expect(byName.get(codeExchangedTwiceQueryName('dev'))?.QueryString).toContain(
     'stats count(*) as exchanges by codeHashPrefix',
   );
-  expect(definitions()).toHaveLength(Object.values(LOG_CODES).length + 1);
+  expect(definitions()).toHaveLength(LOG_CODE_NAMES.length + 1);
 });
 
 it('the runbook names every saved query it links', () => {

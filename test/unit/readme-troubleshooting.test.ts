@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOG_CODES, METRICS } from '../../lambdas/core/telemetry-codes';
+import { LOG_CODE_NAMES, METRICS } from '../../lambdas/core/telemetry-codes';
 
 const README = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -56,7 +56,7 @@ it('has a row for each cause: double exchange, retry, expiry, redirect URI, cred
 });
 
 it('names only registered log codes and metrics', () => {
-  const registeredCodes = new Set<string>(Object.values(LOG_CODES));
+  const registeredCodes = new Set<string>(LOG_CODE_NAMES);
   const registeredMetrics = new Set<string>(Object.values(METRICS));
   const codes: string[] = [];
   const metrics: string[] = [];
