@@ -5,12 +5,8 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../lambdas/core/telemetry-codes';
-import {
-  companyCheckTimeoutMsOf,
-  FUNCTION_TIMEOUT_SECONDS,
-  qboApiBaseUrlOf,
-  type EnvironmentConfig,
-} from './config/environments';
+import { companyCheckTimeoutMsOf, qboApiBaseUrlOf, type EnvironmentConfig } from './config/environments';
+import { ROUTES, type HandlerName } from '../lambdas/routes';
 import { ConnectorAlarms } from './constructs/connector-alarms';
 import { ConnectorApi } from './constructs/connector-api';
 import { ConnectorDashboard } from './constructs/connector-dashboard';
@@ -18,15 +14,6 @@ import { ConnectorMetrics } from './constructs/connector-metrics';
 import { ConnectorQueries } from './constructs/connector-queries';
 import { HandlerFunction } from './constructs/handler-function';
 import { DEPS_LOCK_FILE, HANDLER_ENTRIES, PROJECT_ROOT } from './project-paths';
-
-type HandlerName = keyof typeof HANDLER_ENTRIES;
-
-/** Each handler's construct id and the route it serves (GET only, SECURITY.md B5). */
-const HANDLER_ROUTES: Readonly<Record<HandlerName, { readonly id: string; readonly route: string }>> = {
-  connect: { id: 'Connect', route: '/connect' },
-  callback: { id: 'Callback', route: '/callback' },
-  outcome: { id: 'Outcome', route: '/outcome/{kind}' },
-};
 
 export interface StatelessStackProps extends StackProps {
   /** e.g. `dev`, `prod`: becomes APP_ENV and the Environment dimension of the alarms' metrics. */
@@ -87,11 +74,11 @@ export class StatelessStack extends Stack {
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
     const handler = (name: HandlerName): HandlerFunction => {
-      const { id, route } = HANDLER_ROUTES[name];
+      const { id, path: route, timeoutSeconds } = ROUTES[name];
       const fn = new HandlerFunction(this, id, {
         entry: HANDLER_ENTRIES[name],
         description: `QBO connector (${envName}): GET ${route}`,
-        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS[name]),
+        timeout: Duration.seconds(timeoutSeconds),
         memorySize: 256,
         environment,
         logRetention: config.logRetention,
@@ -99,12 +86,7 @@ export class StatelessStack extends Stack {
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: DEPS_LOCK_FILE,
       });
-      this.api.addGetRoute(
-        route,
-        `${id}Integration`,
-        fn.function,
-        Duration.seconds(FUNCTION_TIMEOUT_SECONDS[name]),
-      );
+      this.api.addGetRoute(route, `${id}Integration`, fn.function, Duration.seconds(timeoutSeconds));
       return fn;
     };
     this.handlers = {

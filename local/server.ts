@@ -14,10 +14,12 @@ import type { ConnectorRuntime, FlowDependencies } from '../lambdas/core/runtime
 import { once } from '../lambdas/core/runtime';
 import { pageResponse } from '../lambdas/handlers/web/http-responses';
 import { CONNECT_PATH } from '../lambdas/handlers/web/paths';
-import { CALLBACK_TIMEOUT_SECONDS } from '../lambdas/core/time-budget';
-import { createDocumentClient, DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
-import { IntuitCompanyInfoClient } from '../lambdas/adapters/intuit-company-info-client';
-import { IntuitTokenClient } from '../lambdas/adapters/intuit-token-client';
+import type { HandlerName } from '../lambdas/routes';
+import { matchRoute } from '../lambdas/routes';
+import { createDocumentClient } from '../lambdas/adapters/dynamodb-flow-ledger';
+import type { DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
+import { connectorRuntime } from '../lambdas/handlers/connector-composition';
+import { renderSettingsOf } from '../lambdas/handlers/web/render';
 import { createPowertoolsTelemetry } from '../lambdas/adapters/powertools-telemetry';
 import { StaticCredentialsSource } from '../lambdas/adapters/secrets-manager-credentials';
 import type { ApiHandler } from '../lambdas/handlers/api-gateway';
@@ -160,25 +162,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     cleanups.push(async () => documentClient.destroy());
     observeRequests(documentClient, options.onDynamoDbRequest);
-    const dynamoLedger = new DynamoDbFlowLedger({
-      client: documentClient,
-      flowTableName: tables.flow,
-      connectionTableName: tables.connection,
-    });
-    const runtime: ConnectorRuntime = {
+    // The same composition root as the Lambda entries, with the local parts.
+    const runtime = connectorRuntime({
       config,
       credentials: new StaticCredentialsSource(
         credentials,
         config.qboEnvironment,
         useEmulator ? 'the emulator keys' : 'QBO_CLIENT_ID/QBO_CLIENT_SECRET',
       ),
-      ledger: options.wrapLedger !== undefined ? options.wrapLedger(dynamoLedger) : dynamoLedger,
-      tokenEndpoint: new IntuitTokenClient({
-        tokenEndpoint: config.tokenEndpoint,
-        redirectUri: config.redirectUri,
-      }),
-      companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: config.qboApiBaseUrl }),
-    };
+      documentClient,
+      ...(options.wrapLedger !== undefined ? { wrapLedger: options.wrapLedger } : {}),
+    });
 
     const telemetry = createPowertoolsTelemetry(config.appEnv);
     const deps: FlowDependencies<ConnectorRuntime> = {
@@ -189,15 +183,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.inFlightWaitMs !== undefined ? { inFlightWaitMs: options.inFlightWaitMs } : {}),
       fallbackAppName: config.appName,
     };
-    const pages: PageSettings = {
-      appName: config.appName,
-      ...(config.appReturnUrl !== undefined ? { appReturnUrl: config.appReturnUrl } : {}),
-      https: config.redirectUri.startsWith('https:'),
-    };
+    const pages: PageSettings = renderSettingsOf(config);
     bound.routes = {
-      connect: createConnectHandler(deps, telemetry, pages),
-      callback: createCallbackHandler(deps, telemetry, pages),
-      outcome: createOutcomeHandler(telemetry, pages),
+      handlers: {
+        connect: createConnectHandler(deps, telemetry, pages),
+        callback: createCallbackHandler(deps, telemetry, pages),
+        outcome: createOutcomeHandler(telemetry, pages),
+      },
       pages,
     };
 
@@ -217,35 +209,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 interface Routes {
-  readonly connect: ApiHandler;
-  readonly callback: ApiHandler;
-  readonly outcome: ApiHandler;
+  readonly handlers: Readonly<Record<HandlerName, ApiHandler>>;
   readonly pages: PageSettings;
 }
 
-/** The API Gateway routes: GET /connect, GET /callback, GET /outcome/{kind}. */
+/** The routes of the registry (lambdas/routes.ts), as API Gateway routes them. */
 async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? 'GET';
   const rawUrl = req.url ?? '/';
   const queryIndex = rawUrl.indexOf('?');
   const rawPath = queryIndex < 0 ? rawUrl : rawUrl.slice(0, queryIndex);
   const rawQueryString = queryIndex < 0 ? '' : rawUrl.slice(queryIndex + 1);
-  let handler: ApiHandler | undefined;
-  let pathParameters: Record<string, string> | undefined;
-  let routeKey = '$default';
-  if (rawPath === '/connect') [handler, routeKey] = [routes.connect, 'GET /connect'];
-  else if (rawPath === '/callback') [handler, routeKey] = [routes.callback, 'GET /callback'];
-  else {
-    const outcome = /^\/outcome\/([^/]+)$/.exec(rawPath);
-    if (outcome?.[1] !== undefined) {
-      [handler, routeKey] = [routes.outcome, 'GET /outcome/{kind}'];
-      pathParameters = { kind: safeDecode(outcome[1]) };
-    }
-  }
-  // Like API Gateway: only GET routes exist; drain the body so the socket stays usable.
+  const matched = matchRoute(rawPath);
+  // Like API Gateway: drain the body so the socket stays usable.
   req.resume();
   let result: APIGatewayProxyStructuredResultV2;
-  if (handler === undefined) {
+  if (matched === undefined) {
     result = toApiGatewayResult(
       pageResponse(
         404,
@@ -255,8 +234,21 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
       ),
     );
   } else {
-    const event = toEvent(req, method, rawPath, rawQueryString, routeKey, pathParameters);
-    result = await handler(event, lambdaContext(routeKey));
+    const { name, route, parameters } = matched;
+    const routeKey = `${route.method} ${route.path}`;
+    const pathParameters = Object.fromEntries(
+      Object.entries(parameters).map(([key, value]) => [key, safeDecode(value)]),
+    );
+    const event = toEvent(
+      req,
+      method,
+      rawPath,
+      rawQueryString,
+      routeKey,
+      Object.keys(pathParameters).length > 0 ? pathParameters : undefined,
+    );
+    // The deployed function's timeout, so local deadlines match Lambda's.
+    result = await routes.handlers[name](event, lambdaContext(routeKey, route.timeoutSeconds * 1000));
   }
   writeResult(res, result);
 }
@@ -315,13 +307,9 @@ function toEvent(
   };
 }
 
-/** The deployed functions' timeouts (lib/config/environments.ts), so local deadlines match Lambda's. */
-const FUNCTION_TIMEOUT_MS: Record<string, number> = { 'GET /callback': CALLBACK_TIMEOUT_SECONDS * 1000 };
-const DEFAULT_FUNCTION_TIMEOUT_MS = 5_000;
-
-function lambdaContext(routeKey: string): Context {
+function lambdaContext(routeKey: string, timeoutMs: number): Context {
   const functionName = `local-${routeKey.replace(/[^a-z]/gi, '-').toLowerCase()}`;
-  const endsAt = Date.now() + (FUNCTION_TIMEOUT_MS[routeKey] ?? DEFAULT_FUNCTION_TIMEOUT_MS);
+  const endsAt = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,

@@ -66,6 +66,9 @@ export interface ClientCredentials {
   readonly environment: QboEnvironment;
 }
 
+/** What the pages call the app when APP_NAME is not set (or configuration could not be read). */
+export const DEFAULT_APP_NAME = 'QuickBooks connector';
+
 /** The value CDK writes into a new secret; handlers refuse it (SECURITY.md G5). */
 export const PLACEHOLDER_CREDENTIAL = 'REPLACE_ME';
 
@@ -139,7 +142,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 
   const config: ServiceConfig = {
     appEnv: required('APP_ENV'),
-    appName: env['APP_NAME'] ?? 'QuickBooks connector',
+    appName: env['APP_NAME'] ?? DEFAULT_APP_NAME,
     qboEnvironment,
     redirectUri,
     scopes,

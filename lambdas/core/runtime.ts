@@ -31,7 +31,7 @@ export interface FlowDependencies<R extends BaseRuntime = ConnectorRuntime> {
   readonly sleep: (ms: number) => Promise<void>;
   /** How long a duplicate callback waits for an in-flight exchange before the "finishing" page. @default 3000 */
   readonly inFlightWaitMs?: number;
-  /** App name for pages rendered before configuration could be read. @default 'QuickBooks connector' */
+  /** App name for pages rendered before configuration could be read. @default DEFAULT_APP_NAME */
   readonly fallbackAppName?: string;
 }
 

@@ -3,17 +3,19 @@
  * configuration is remembered as a ConfigError and answered with the "not configured" page.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadServiceConfig } from '../core/config';
+import { DEFAULT_APP_NAME, loadServiceConfig } from '../core/config';
 import { ConfigError } from '../core/errors';
 import type { BaseRuntime, FlowDependencies } from '../core/runtime';
 import { once } from '../core/runtime';
-import { createDocumentClient, DynamoDbFlowLedger } from '../adapters/dynamodb-flow-ledger';
+import { createDocumentClient } from '../adapters/dynamodb-flow-ledger';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import { SecretsManagerCredentialsSource } from '../adapters/secrets-manager-credentials';
+import type { RuntimeParts } from './composition';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function awsBaseRuntime(env: Env): BaseRuntime {
+/** Configuration from the environment CDK sets, credentials from Secrets Manager, AWS's DynamoDB. */
+export function awsRuntimeParts(env: Env): RuntimeParts {
   const config = loadServiceConfig(env);
   const secretId = env['QBO_CREDENTIALS_SECRET_ID'];
   if (secretId === undefined || secretId === '')
@@ -28,11 +30,7 @@ export function awsBaseRuntime(env: Env): BaseRuntime {
         requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
       }),
     }),
-    ledger: new DynamoDbFlowLedger({
-      client: createDocumentClient(),
-      flowTableName: config.flowTableName,
-      connectionTableName: config.connectionTableName,
-    }),
+    documentClient: createDocumentClient(),
   };
 }
 
@@ -53,6 +51,6 @@ export function awsDependencies<R extends BaseRuntime>(
     telemetry,
     clock: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    fallbackAppName: env['APP_NAME'] ?? 'QuickBooks connector',
+    fallbackAppName: env['APP_NAME'] ?? DEFAULT_APP_NAME,
   };
 }

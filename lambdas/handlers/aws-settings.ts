@@ -1,6 +1,7 @@
 /** Settings every entry reads from the environment; no AWS SDK here, so the outcome bundle stays small. */
 import { createPowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
+import { DEFAULT_APP_NAME } from '../core/config';
 import type { PageSettings } from './factories';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -12,7 +13,7 @@ export function awsTelemetry(env: Env, options: { readonly metrics?: boolean } =
 export function awsPageSettings(env: Env): PageSettings {
   const appReturnUrl = env['APP_RETURN_URL'];
   return {
-    appName: env['APP_NAME'] ?? 'QuickBooks connector',
+    appName: env['APP_NAME'] ?? DEFAULT_APP_NAME,
     ...(appReturnUrl !== undefined && appReturnUrl !== '' ? { appReturnUrl } : {}),
     https: true,
   };

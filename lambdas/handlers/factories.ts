@@ -5,17 +5,15 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../core/runtime';
 import { handleOutcome } from './web/outcome-page';
-import { CONNECT_PATH } from './web/paths';
+import type { RenderSettings } from './web/render';
+import { pageContextOf } from './web/render';
 import { callbackRoute, connectRoute } from './web/routes';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { ApiHandler } from './api-gateway';
 import { apiHandler, requestOf } from './api-gateway';
 
-export interface PageSettings {
-  readonly appName: string;
-  readonly appReturnUrl?: string;
-  readonly https: boolean;
-}
+/** What the pages show before (or without) the validated configuration. */
+export type PageSettings = RenderSettings;
 
 export function createConnectHandler(
   deps: FlowDependencies<BaseRuntime>,
@@ -25,7 +23,7 @@ export function createConnectHandler(
   return apiHandler(
     telemetry,
     (event, context) => connectRoute(requestOf(event, context), deps),
-    () => pageSettingsContext(pages),
+    () => pageContextOf(pages),
     {
       metrics: true,
     },
@@ -40,7 +38,7 @@ export function createCallbackHandler(
   return apiHandler(
     telemetry,
     (event, context) => callbackRoute(requestOf(event, context), deps),
-    () => pageSettingsContext(pages),
+    () => pageContextOf(pages),
     { metrics: true, timeoutPage: 'finishing' },
   );
 }
@@ -56,18 +54,10 @@ export function createOutcomeHandler(telemetry: PowertoolsTelemetry, pages: Page
           kind: event.pathParameters?.['kind'],
           rawQuery: event.rawQueryString ?? '',
         },
-        pageSettingsContext(pages),
+        pageContextOf(pages),
         pages.https,
       ),
-    () => pageSettingsContext(pages),
+    () => pageContextOf(pages),
     { metrics: false },
   );
-}
-
-function pageSettingsContext(pages: PageSettings) {
-  return {
-    appName: pages.appName,
-    connectPath: CONNECT_PATH,
-    ...(pages.appReturnUrl !== undefined ? { appReturnUrl: pages.appReturnUrl } : {}),
-  };
 }

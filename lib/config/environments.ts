@@ -161,16 +161,6 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   dynamoDbSystemErrors: 1,
 };
 
-/**
- * Timeouts of the functions. They are here rather than in the environments because the handlers are
- * written against them: each fits inside API Gateway's 29 s integration limit (SECURITY.md C4).
- */
-export const FUNCTION_TIMEOUT_SECONDS = {
-  connect: 5,
-  callback: CALLBACK_TIMEOUT_SECONDS,
-  outcome: 5,
-} as const;
-
 /** The company check's timeout of an environment, its default filled in. */
 export function companyCheckTimeoutMsOf(config: EnvironmentConfig): number {
   return config.companyCheckTimeoutMs ?? DEFAULT_COMPANY_CHECK_TIMEOUT_MS;
@@ -280,7 +270,7 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
       config.tokenRequestTimeoutMs >= MIN_TOKEN_REQUEST_MS &&
       config.tokenRequestTimeoutMs <= maxTokenTimeoutMs,
     `tokenRequestTimeoutMs must be between ${MIN_TOKEN_REQUEST_MS} and ${maxTokenTimeoutMs} so the exchange, ` +
-      `the company check and the writes end inside the ${FUNCTION_TIMEOUT_SECONDS.callback} s callback timeout`,
+      `the company check and the writes end inside the ${CALLBACK_TIMEOUT_SECONDS} s callback timeout`,
   );
   if (config.qboApiBaseUrl !== undefined) {
     const other = config.qboEnvironment === 'sandbox' ? 'production' : 'sandbox';

@@ -17,7 +17,7 @@ import {
   SDK_RETRY_DELAY_MAX_MS,
   WRITE_WORST_MS,
 } from '../../lambdas/core/time-budget';
-import { FUNCTION_TIMEOUT_SECONDS } from '../../lib/config/environments';
+import { ROUTES } from '../../lambdas/routes';
 
 describe('the callback time budget (C4)', () => {
   it("C4: covers the installed SDK's longest wait before a retry (a throttled call's base delay)", () => {
@@ -45,7 +45,7 @@ describe('the callback time budget (C4)', () => {
   });
 
   it('C4: claim, token request, company check, token write, failure record and answer fit the 25 s function, inside API Gateway 29 s', () => {
-    expect(FUNCTION_TIMEOUT_SECONDS.callback).toBe(CALLBACK_TIMEOUT_SECONDS);
+    expect(ROUTES.callback.timeoutSeconds).toBe(CALLBACK_TIMEOUT_SECONDS);
     expect(CALLBACK_TIMEOUT_SECONDS).toBeLessThan(29);
     const total =
       WRITE_WORST_MS +

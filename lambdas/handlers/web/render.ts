@@ -4,6 +4,7 @@
  * request parameter (A4).
  */
 import type { ServiceConfig } from '../../core/config';
+export { DEFAULT_APP_NAME } from '../../core/config';
 import { expiredFlowCookie, flowCookie } from '../../core/flow-cookie';
 import type { FlowResult } from '../../core/flow-results';
 import type { HttpResponse } from './http-responses';
@@ -20,9 +21,6 @@ export interface RenderSettings {
   /** Adds HSTS; browsers ignore it over http anyway. */
   readonly https: boolean;
 }
-
-/** Shown when configuration could not be read: nothing of it is trusted. */
-export const DEFAULT_APP_NAME = 'QuickBooks connector';
 
 export function renderSettingsOf(config: ServiceConfig): RenderSettings {
   return {

@@ -1,0 +1,21 @@
+/**
+ * The callback's runtime: the base one plus Intuit's token endpoint and the company check. Apart
+ * from composition.ts so that the connect bundle, which imports that one, loads no HTTP client.
+ */
+import { IntuitCompanyInfoClient } from '../adapters/intuit-company-info-client';
+import { IntuitTokenClient } from '../adapters/intuit-token-client';
+import type { ConnectorRuntime } from '../core/runtime';
+import type { RuntimeParts } from './composition';
+import { baseRuntime } from './composition';
+
+export function connectorRuntime(parts: RuntimeParts): ConnectorRuntime {
+  const { config } = parts;
+  return {
+    ...baseRuntime(parts),
+    tokenEndpoint: new IntuitTokenClient({
+      tokenEndpoint: config.tokenEndpoint,
+      redirectUri: config.redirectUri,
+    }),
+    companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: config.qboApiBaseUrl }),
+  };
+}
