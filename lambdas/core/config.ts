@@ -73,7 +73,13 @@ export const DEFAULT_APP_NAME = 'QuickBooks connector';
 export const PLACEHOLDER_CREDENTIAL = 'REPLACE_ME';
 
 const DEFAULT_FLOW_TTL_SECONDS = 900;
-const SCOPE_PATTERN = /^[A-Za-z0-9._:-]+$/;
+/**
+ * A2: longer than a code lives (~10 min) plus time at Intuit's login, at most an hour. The CDK
+ * configuration checks the same bounds.
+ */
+export const FLOW_TTL_SECONDS_BOUNDS = { min: 60, max: 3600 } as const;
+/** Scope tokens as Intuit spells them (no `/`, quotes or spaces); the CDK configuration checks the same. */
+export const SCOPE_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -149,8 +155,12 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     authorizationEndpoint,
     tokenEndpoint,
     qboApiBaseUrl,
-    // Longer than a code lives (~10 min) plus time at Intuit's login; shorter than a day (A2).
-    flowTtlSeconds: integer('FLOW_TTL_SECONDS', DEFAULT_FLOW_TTL_SECONDS, 1, 3600),
+    flowTtlSeconds: integer(
+      'FLOW_TTL_SECONDS',
+      DEFAULT_FLOW_TTL_SECONDS,
+      FLOW_TTL_SECONDS_BOUNDS.min,
+      FLOW_TTL_SECONDS_BOUNDS.max,
+    ),
     // With the company check, the writes and the answer, it must fit the callback's timeout (C4).
     tokenRequestTimeoutMs: integer(
       'TOKEN_REQUEST_TIMEOUT_MS',

@@ -1,4 +1,5 @@
 import { QBO_API_BASE_URLS } from '../../lambdas/core/company-info';
+import { FLOW_TTL_SECONDS_BOUNDS, SCOPE_PATTERN } from '../../lambdas/core/config';
 import {
   CALLBACK_TIMEOUT_SECONDS,
   COMPANY_CHECK_TIMEOUT_BOUNDS,
@@ -248,13 +249,16 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
   };
 
   check(config.appName.trim().length > 0, 'appName is empty');
+  // The functions' own bounds and patterns (lambdas/core/config.ts): what synthesises also starts.
   check(
-    config.scopes.length > 0 && config.scopes.every((s) => /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)),
-    'scopes must be a non-empty list of scope tokens (RFC 6749 §3.3)',
+    config.scopes.length > 0 && config.scopes.every((s) => SCOPE_PATTERN.test(s)),
+    'scopes must be a non-empty list of scope tokens ([A-Za-z0-9._:-])',
   );
   check(
-    Number.isInteger(config.flowTtlSeconds) && config.flowTtlSeconds >= 60 && config.flowTtlSeconds <= 3600,
-    'flowTtlSeconds must be an integer between 60 and 3600',
+    Number.isInteger(config.flowTtlSeconds) &&
+      config.flowTtlSeconds >= FLOW_TTL_SECONDS_BOUNDS.min &&
+      config.flowTtlSeconds <= FLOW_TTL_SECONDS_BOUNDS.max,
+    `flowTtlSeconds must be an integer between ${FLOW_TTL_SECONDS_BOUNDS.min} and ${FLOW_TTL_SECONDS_BOUNDS.max}`,
   );
   const companyCheckTimeoutMs = companyCheckTimeoutMsOf(config);
   check(

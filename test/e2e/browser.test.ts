@@ -278,23 +278,13 @@ describe('given a user who declines consent', () => {
 });
 
 describe('given a user who waits on the consent page past the flow lifetime', () => {
-  const FLOW_TTL_SECONDS = 2;
-  let shortLived: TestStack;
-
-  beforeAll(async () => {
-    shortLived = await startTestStack({ env: { FLOW_TTL_SECONDS: String(FLOW_TTL_SECONDS) } });
-  });
-
-  afterAll(async () => {
-    await shortLived?.close();
-  });
-
   it('B1: shows the expired page without an exchange, and its button starts a fresh flow that succeeds', async () => {
+    const shortLived = stack;
     const exchanges = exchangeCounter(shortLived);
     await openConsentPage(page, shortLived);
 
-    // The one deliberate wait: the user lingers on Intuit's page until the flow has expired.
-    await page.waitForTimeout(FLOW_TTL_SECONDS * 1000 + 500);
+    // The user lingers on Intuit's page until the flow's lifetime has run out.
+    await shortLived.expireFlow(new URL(page.url()).searchParams.get('state') ?? '');
     await consentButton(page).click();
     await waitForHeading(page, HEADING.expired);
     expect(await mainText(page)).toContain('each QuickBooks sign-in link works once, for a few minutes');

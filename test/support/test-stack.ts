@@ -1,7 +1,7 @@
 /** A local stack for one test file: its own tables and emulator, on the run's DynamoDB Local. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack, LocalStackOptions } from '../../local/server';
 import { startLocalStack } from '../../local/server';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
@@ -17,6 +17,11 @@ export interface TestStack extends LocalStack {
   connection(realmId: string): Promise<Record<string, unknown> | undefined>;
   flowItem(key: string): Promise<Record<string, unknown> | undefined>;
   allConnections(): Promise<Array<Record<string, unknown>>>;
+  /**
+   * Moves a started flow's expiry into the past, as if its lifetime had run out while the user
+   * lingered; the item stays, as it would until TTL cleans it up (invariant 3).
+   */
+  expireFlow(state: string): Promise<void>;
 }
 
 export async function startTestStack(
@@ -48,6 +53,18 @@ export async function startTestStack(
     async flowItem(key) {
       const out = await documents.send(new GetCommand({ TableName: stack.tables.flow, Key: { pk: key } }));
       return out.Item;
+    },
+    async expireFlow(state) {
+      const pk = `STATE#${createHash('sha256').update(state, 'utf8').digest('hex')}`;
+      await documents.send(
+        new UpdateCommand({
+          TableName: stack.tables.flow,
+          Key: { pk },
+          ConditionExpression: 'attribute_exists(pk)',
+          UpdateExpression: 'SET expiresAt = :past',
+          ExpressionAttributeValues: { ':past': Date.now() - 1 },
+        }),
+      );
     },
     async allConnections() {
       const out = await documents.send(new ScanCommand({ TableName: stack.tables.connection }));

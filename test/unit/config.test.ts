@@ -89,7 +89,7 @@ describe('loadServiceConfig', () => {
         /QBO_REDIRECT_URI must not contain a fragment/,
         /QBO_REDIRECT_URI must use https/,
         /QBO_SCOPES has an invalid scope "bad\/scope"/,
-        /FLOW_TTL_SECONDS must be an integer between 1 and 3600, got "soon"/,
+        /FLOW_TTL_SECONDS must be an integer between 60 and 3600, got "soon"/,
         /TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 9000, got "99"/,
         /QBO_TOKEN_ENDPOINT must be an https URL/,
         /APP_RETURN_URL must be an absolute http\(s\) URL/,
@@ -198,6 +198,7 @@ describe('loadServiceConfig', () => {
       ['FLOW_TTL_SECONDS', 'abc'],
       ['FLOW_TTL_SECONDS', '1.5'],
       ['FLOW_TTL_SECONDS', '0'],
+      ['FLOW_TTL_SECONDS', '59'],
       ['FLOW_TTL_SECONDS', '-5'],
       ['FLOW_TTL_SECONDS', '3601'],
       ['FLOW_TTL_SECONDS', ' '],
@@ -216,8 +217,8 @@ describe('loadServiceConfig', () => {
     });
 
     it('accepts the bounds', () => {
-      expect(load({ FLOW_TTL_SECONDS: '1', TOKEN_REQUEST_TIMEOUT_MS: '9000' })).toMatchObject({
-        flowTtlSeconds: 1,
+      expect(load({ FLOW_TTL_SECONDS: '60', TOKEN_REQUEST_TIMEOUT_MS: '9000' })).toMatchObject({
+        flowTtlSeconds: 60,
         tokenRequestTimeoutMs: 9000,
       });
       expect(load({ FLOW_TTL_SECONDS: '3600', TOKEN_REQUEST_TIMEOUT_MS: '1000' })).toMatchObject({
