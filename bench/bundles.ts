@@ -1,17 +1,20 @@
 /**
- * Builds each Lambda entry the way CDK's NodejsFunction does (lib/constructs/handler-function.ts)
- * into bench/out/, and measures what would be uploaded: raw and gzip size, and which packages
- * went in (from esbuild's metafile).
+ * Builds each Lambda entry with the esbuild options CDK deploys (lib/handler-bundling.ts, the one
+ * place both read) into bench/out/, and measures what would be uploaded: raw and gzip size, and
+ * which packages went in (from esbuild's metafile). The intuit-oauth reference is built the way
+ * its users build it with NodejsFunction: the AWS SDK left to the runtime, no source map.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import type { Metafile } from 'esbuild';
+import type { BuildOptions, Metafile } from 'esbuild';
+import { esbuildBuildOptions } from '../lib/handler-bundling';
 
-/** The same banner as CDK (ESM output still has CommonJS dependencies that call require). */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+/** The reference: CDK's default of an external AWS SDK, no aliases, no source map. */
+export function referenceBuildOptions(): BuildOptions {
+  return { ...esbuildBuildOptions(), alias: {}, sourcemap: false, external: ['@aws-sdk/*'] };
+}
 
 export interface BundleSpec {
   readonly name: string;
@@ -25,7 +28,7 @@ export interface BundleResult extends BundleSpec {
   readonly outfile: string;
   readonly bytes: number;
   readonly gzipBytes: number;
-  /** npm packages (outside @aws-sdk, which stays external) whose code went into the bundle. */
+  /** npm packages whose code went into the bundle. */
   readonly packages: readonly string[];
   readonly containsAxios: boolean;
   /** Bytes each inlined package contributes to the output, largest first; `(own code)` is the repository's. */
@@ -52,19 +55,10 @@ export async function buildBundles(root: string, outDir: string): Promise<Bundle
       `${spec.reference === true ? 'reference-intuit-oauth-callback' : spec.name}.mjs`,
     );
     const result = await build({
+      ...(spec.reference === true ? referenceBuildOptions() : esbuildBuildOptions()),
       absWorkingDir: root,
       entryPoints: [join(root, spec.entry)],
       outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'esm',
-      minify: true,
-      // As CDK's bundling options: ES module builds first, names kept for meaningful error logs.
-      mainFields: ['module', 'main'],
-      keepNames: true,
-      external: ['@aws-sdk/*'],
-      banner: { js: ESM_REQUIRE_BANNER },
       metafile: true,
       logLevel: 'silent',
     });
