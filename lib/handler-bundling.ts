@@ -3,6 +3,7 @@ import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
 import { PROJECT_ROOT } from './project-paths';
+import { trimSourceMapFile } from './source-map-trim';
 
 /**
  * Lets the ESM bundle load CommonJS dependencies that call `require` (esbuild leaves those calls as
@@ -44,7 +45,10 @@ export const HANDLER_BUNDLING = {
   minify: true,
   /** Error classes keep their names, so logged error names stay meaningful after minification. */
   keepNames: true,
-  /** Written next to the bundle; Node applies it to stack traces only with `--enable-source-maps`. */
+  /**
+   * Written next to the bundle, then trimmed to our own sources (lib/source-map-trim.ts); Node
+   * applies it to stack traces only with `--enable-source-maps`.
+   */
   sourceMap: true,
   sourcesContent: false,
   banner: ESM_REQUIRE_BANNER,
@@ -52,6 +56,15 @@ export const HANDLER_BUNDLING = {
   /** What the functions run with: source-mapped stack traces, measured by the bench's cold starts. */
   nodeOptions: '--enable-source-maps',
 } as const;
+
+const posixQuote = (value: string): string => `'${value.split("'").join(`'\\''`)}'`;
+
+/** The shell command CDK runs after esbuild: trims the map the way `finishBundle` does. */
+function trimCommand(mapFile: string): string {
+  return [process.execPath, require.resolve('tsx/cli'), path.join(__dirname, 'source-map-trim.ts'), mapFile]
+    .map(posixQuote)
+    .join(' ');
+}
 
 /** NodejsFunction's `bundling` for a handler. */
 export function cdkBundlingOptions(): BundlingOptions {
@@ -70,10 +83,23 @@ export function cdkBundlingOptions(): BundlingOptions {
     esbuildArgs: {
       '--alias': Object.entries(HANDLER_BUNDLING.aliases).map(([name, file]) => `${name}=${file}`),
     },
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir, outputDir) => [trimCommand(path.join(outputDir, 'index.mjs.map'))],
+    },
   };
 }
 
-/** The same settings as esbuild's JavaScript API takes them (what CDK passes on the command line). */
+/** What CDK's afterBundling hook does, for a bundle built with `esbuildBuildOptions()`. */
+export function finishBundle(outfile: string): void {
+  trimSourceMapFile(`${outfile}.map`);
+}
+
+/**
+ * The same settings as esbuild's JavaScript API takes them (what CDK passes on the command line);
+ * call `finishBundle` on the output afterwards, as CDK's afterBundling hook does.
+ */
 export function esbuildBuildOptions(): BuildOptions {
   return {
     bundle: true,

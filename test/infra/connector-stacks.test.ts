@@ -363,6 +363,12 @@ describe('the functions', () => {
     ).toBe(true);
     expect(fs.existsSync(path.join(bundle.dir, 'index.mjs.map'))).toBe(true);
     expect(bundle.code).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+    // Trimmed to our own code: Node parses the whole map at every cold start.
+    const map = JSON.parse(fs.readFileSync(path.join(bundle.dir, 'index.mjs.map'), 'utf8')) as {
+      sources: string[];
+    };
+    expect(map.sources.some((source) => source.endsWith(`lambdas/${handler}.ts`))).toBe(true);
+    expect(map.sources.filter((source) => source.includes('node_modules/'))).toEqual([]);
     // Source maps cost nothing unless Node is told to apply them.
     expect(environmentOf(prod, handler)['NODE_OPTIONS']).toBe('--enable-source-maps');
   });
