@@ -31,11 +31,11 @@ function intFromEnv(name: string, fallback: number, min: number): number {
   return value;
 }
 
-const FLOWS = intFromEnv('BENCH_FLOWS', 200, 1);
+const FLOWS = intFromEnv('BENCH_FLOWS', 280, 1);
 const DUPLICATES = intFromEnv('BENCH_DUPLICATES', 5, 2);
 const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 20, 1);
 const COLD_RUNS = intFromEnv('BENCH_COLD_RUNS', 25, 3);
-const ROUNDS = intFromEnv('BENCH_ROUNDS', 5, 1);
+const ROUNDS = intFromEnv('BENCH_ROUNDS', 7, 1);
 
 const log = (text = ''): void => console.log(text);
 const heading = (text: string): void => log(`\n## ${text}\n`);
