@@ -1,8 +1,10 @@
 /**
  * The load generator's parts: a browser-like GET (cookie, no automatic redirects, follows the
- * "finishing" page's refresh), a concurrency pool, an RSS sampler and a stdout/stderr muffle that
- * tallies the handlers' JSON log codes instead of printing them.
+ * "finishing" page's refresh) over keep-alive connections that can be opened before a phase, a
+ * concurrency pool, an RSS sampler and a stdout/stderr muffle that tallies the handlers' JSON log
+ * codes instead of printing them.
  */
+import { Agent, get } from 'node:http';
 
 export type Outcome =
   'connected' | 'failed' | 'refused (400)' | 'try again (503)' | 'finishing (gave up)' | string;
@@ -20,29 +22,89 @@ export interface CallbackResult {
 const REFRESH_DELAY_MS = 500;
 const MAX_REFRESHES = 20;
 
-/** Like a browser: sends the cookie, does not follow redirects, and obeys a meta refresh. */
-export async function browserCallback(url: string, cookie: string | undefined): Promise<CallbackResult> {
-  const started = performance.now();
-  let refreshes = 0;
-  for (;;) {
-    const response = await fetch(url, {
-      redirect: 'manual',
-      headers: cookie !== undefined ? { cookie } : {},
-    });
-    const body = await response.text();
-    const refresh = response.status === 200 && /http-equiv="refresh"/i.test(body);
-    if (refresh && refreshes < MAX_REFRESHES) {
-      refreshes++;
-      await new Promise((resolve) => setTimeout(resolve, REFRESH_DELAY_MS));
-      continue;
-    }
-    return {
-      ms: performance.now() - started,
-      outcome: refresh ? 'finishing (gave up)' : classify(response.status, response.headers.get('location')),
-      refreshes,
-      requests: refreshes + 1,
-    };
+interface Answer {
+  readonly status: number;
+  readonly location: string | undefined;
+  readonly body: string;
+}
+
+/**
+ * Browsers, as the load generator plays them: keep-alive connections that stay open between
+ * requests, so a phase can start on connections opened beforehand (`open`) instead of opening
+ * C x K of them at once against one process, which measures the kernel's accept queue.
+ */
+export class LoadClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 8192 });
+
+  /** Opens `count` connections to `baseUrl` (concurrent requests to a route that does not exist) and keeps them. */
+  async open(baseUrl: string, count: number): Promise<number> {
+    await Promise.all(Array.from({ length: count }, () => this.get(`${baseUrl}/bench-open-connection`)));
+    return Object.values(this.agent.freeSockets).reduce((sum, sockets) => sum + (sockets?.length ?? 0), 0);
   }
+
+  /** Like a browser: sends the cookie, does not follow redirects, and obeys a meta refresh. */
+  async callback(url: string, cookie: string | undefined): Promise<CallbackResult> {
+    const started = performance.now();
+    let refreshes = 0;
+    for (;;) {
+      const response = await this.get(url, cookie);
+      const refresh = response.status === 200 && /http-equiv="refresh"/i.test(response.body);
+      if (refresh && refreshes < MAX_REFRESHES) {
+        refreshes++;
+        await new Promise((resolve) => setTimeout(resolve, REFRESH_DELAY_MS));
+        continue;
+      }
+      return {
+        ms: performance.now() - started,
+        outcome: refresh ? 'finishing (gave up)' : classify(response.status, response.location ?? null),
+        refreshes,
+        requests: refreshes + 1,
+      };
+    }
+  }
+
+  /** Closes every connection (before the servers close). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async get(url: string, cookie?: string): Promise<Answer> {
+    try {
+      return await this.send(url, cookie);
+    } catch (error) {
+      // A kept connection the server closed as idle just as it was reused: what browsers retry too.
+      if (error instanceof StaleConnectionError) return this.send(url, cookie);
+      throw error;
+    }
+  }
+
+  private send(url: string, cookie?: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const request = get(
+        url,
+        { agent: this.agent, headers: cookie !== undefined ? { cookie } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              location: res.headers.location,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        },
+      );
+      request.on('error', (error: NodeJS.ErrnoException) =>
+        reject(request.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError() : error),
+      );
+    });
+  }
+}
+
+class StaleConnectionError extends Error {
+  override readonly name = 'StaleConnectionError';
 }
 
 function classify(status: number, location: string | null): Outcome {
@@ -74,7 +136,7 @@ export async function pool<T, R>(
   return results;
 }
 
-/** process.memoryUsage().rss every `intervalMs`; peaks overall and since the last mark(). */
+/** process.memoryUsage.rss() every `intervalMs`; peaks overall and since the last mark(). */
 export class RssSampler {
   private timer: NodeJS.Timeout | undefined;
   private overall = 0;
@@ -92,7 +154,7 @@ export class RssSampler {
   mark(): number {
     this.sample();
     const peak = this.sinceMark;
-    this.sinceMark = process.memoryUsage().rss;
+    this.sinceMark = process.memoryUsage.rss();
     return peak;
   }
 
@@ -103,13 +165,16 @@ export class RssSampler {
   }
 
   private sample(): void {
-    const rss = process.memoryUsage().rss;
+    const rss = process.memoryUsage.rss();
     if (rss > this.overall) this.overall = rss;
     if (rss > this.sinceMark) this.sinceMark = rss;
   }
 }
 
 type Write = typeof process.stdout.write;
+
+/** The `code` field of a handler's JSON log line (registered codes are upper-case words). */
+const LOG_CODE = /^\{.*?"code":"([A-Z][A-Z0-9_]*)"/gm;
 
 /**
  * Swallows everything written to stdout and stderr while `work` runs (the handlers' JSON log and
@@ -125,14 +190,11 @@ export async function muffled<T>(
   ];
   const swallow = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const code = (JSON.parse(line) as { code?: unknown }).code;
-        if (typeof code === 'string') logCodes.set(code, (logCodes.get(code) ?? 0) + 1);
-      } catch {
-        /* not a log line */
-      }
+    // A regular expression, not JSON.parse: the load generator's own CPU is counted with the
+    // connector's in a phase, and should stay small next to what it measures.
+    for (const match of text.matchAll(LOG_CODE)) {
+      const code = match[1]!;
+      logCodes.set(code, (logCodes.get(code) ?? 0) + 1);
     }
     const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     if (callback !== undefined) process.nextTick(callback);

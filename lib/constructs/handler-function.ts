@@ -1,17 +1,11 @@
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { cdkBundlingOptions, HANDLER_BUNDLING } from '../handler-bundling';
 import { acknowledgeNagFinding } from '../nag';
-
-/**
- * Lets the ESM bundle load CommonJS dependencies that call `require` (esbuild leaves those calls as
- * they are; an ES module has no `require` of its own).
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 export interface HandlerFunctionProps {
   /** TypeScript entry file exporting `handler`. */
@@ -30,7 +24,7 @@ export interface HandlerFunctionProps {
 }
 
 /**
- * A handler bundled locally by esbuild (never Docker), Node.js 22 on arm64, with its own log group
+ * A handler bundled locally by esbuild (never Docker) with the AWS SDK inside, Node.js 22 on arm64, with its own log group
  * and its own role. The role starts with nothing but the right to write to that log group: callers
  * grant table, key and secret access explicitly per function (SECURITY.md D2), and no AWS managed
  * policy is attached.
@@ -76,22 +70,11 @@ export class HandlerFunction extends Construct {
       environment: {
         ...props.environment,
         // esbuild writes source maps; Node only applies them to stack traces when asked.
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: HANDLER_BUNDLING.nodeOptions,
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        banner: ESM_REQUIRE_BANNER,
-        // Prefer packages' ES module builds, which esbuild can tree-shake.
-        mainFields: ['module', 'main'],
-        minify: true,
-        // Error classes keep their names, so logged error names stay meaningful after minification.
-        keepNames: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The Node.js 22 runtime ships AWS SDK v3; bundling it again would only slow cold starts.
-        externalModules: ['@aws-sdk/*'],
-      },
+      // Shared with the benchmark (lib/handler-bundling.ts): the AWS SDK bundled, minified and
+      // tree-shaken, which starts faster than loading the runtime's own copy from disk.
+      bundling: cdkBundlingOptions(),
     });
     for (const rule of [
       'AwsSolutions-L1',
