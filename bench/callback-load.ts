@@ -274,9 +274,10 @@ async function startConnector(
       pool(Array.from({ length: count }), 10, async () => {
         const flow = await startFlow(stack.url);
         const realmId = newRealmId();
-        // The emulator connects every consent to one company and does not bind a code to it, so
-        // the callback carries its own realmId: each flow connects its own company, as users do.
-        const url = (await consent(emulator, flow)).replace(/([?&]realmId=)[^&]*/, `$1${realmId}`);
+        // Each flow connects its own company, as users do: the user picks it at consent, and the
+        // connector's company check then verifies the token against it.
+        emulator.addCompany(realmId, `Bench company ${realmId}`);
+        const url = await consent(emulator, flow, 'allow', realmId);
         return { url, cookie: flow.cookie, realmId };
       }),
     revoked: async (flows) => {

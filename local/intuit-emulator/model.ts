@@ -116,7 +116,7 @@ export class OAuthModel {
   /** The realm the consent page preselects and issueCode binds by default. */
   readonly defaultRealmId: string;
   /** realmId -> CompanyName, the default realm first. */
-  readonly companies: ReadonlyMap<string, string>;
+  readonly companies: Map<string, string>;
   /** What was asked of the emulator, for tests to assert on. */
   readonly records = new RequestRecords();
   private readonly clients: Map<string, EmulatedClient>;
@@ -145,6 +145,12 @@ export class OAuthModel {
     for (const realmId of this.companies.keys()) {
       if (!REALM_ID_PATTERN.test(realmId)) throw new Error('Intuit emulator: realm ids must be digits');
     }
+  }
+
+  /** Adds a company a user may pick at consent (benchmarks give every flow its own). */
+  addCompany(realmId: string, companyName: string): void {
+    if (!REALM_ID_PATTERN.test(realmId)) throw new Error('Intuit emulator: realm ids must be digits');
+    this.companies.set(realmId, companyName);
   }
 
   /** Refuses, with the page's message, anything that does not prove the redirect_uri belongs to the client. */

@@ -51,6 +51,8 @@ export interface IntuitEmulator {
    * realm when absent); throws for a realm that is not among the companies.
    */
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string;
+  /** Adds a company (realmId -> CompanyName) a user may pick at consent. */
+  addCompany(realmId: string, companyName: string): void;
   /** Forgets all codes, tokens, records, counts and faults. */
   reset(): void;
   close(): Promise<void>;
@@ -179,6 +181,10 @@ class Emulator implements IntuitEmulator {
 
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string {
     return this.model.issueCode(opts);
+  }
+
+  addCompany(realmId: string, companyName: string): void {
+    this.model.addCompany(realmId, companyName);
   }
 
   reset(): void {

@@ -181,7 +181,6 @@ async function unbundledOutcomes(): Promise<Outcome[]> {
     for (const scenario of scenarios) {
       const client = new IntuitTokenClient({
         tokenEndpoint: scenario.tokenEndpoint,
-        revocationEndpoint: scenario.tokenEndpoint,
         redirectUri: 'https://connect.example.com/callback',
       });
       try {

@@ -129,6 +129,24 @@ describe('OAuthModel', () => {
     });
   });
 
+  it('accepts a company added later, and only with digits, for codes bound to it', () => {
+    const { model } = modelAt();
+    expect(() =>
+      model.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI, realmId: '5550001' }),
+    ).toThrow();
+    model.addCompany('5550001', 'Added Co');
+    const code = model.issueCode({
+      clientId: CLIENT.clientId,
+      redirectUri: REDIRECT_URI,
+      realmId: '5550001',
+    });
+    const tokens = tokensOf(exchange(model, code));
+    expect(model.companyInfo(`Bearer ${tokens.access_token}`, '5550001', '5550001')).toMatchObject({
+      status: 200,
+    });
+    expect(() => model.addCompany('55a', 'Bad')).toThrow(/digits/);
+  });
+
   it('records what it was asked and forgets it all on reset', () => {
     const { model } = modelAt();
     model.records.addTokenRequest({ grantType: 'authorization_code', at: 1, status: 200, outcome: 'issued' });
