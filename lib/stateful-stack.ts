@@ -25,7 +25,7 @@ export class StatefulStack extends Stack {
   readonly connectionTable: Table;
   /** Encrypts the connections table; the only key a function needs to handle tokens. */
   readonly connectionTableKey: IKey;
-  /** Intuit client id and secret for this environment only (SECURITY.md D2, F3). */
+  /** Intuit client id and secret for this environment only (docs/security.md D2, F3). */
   readonly credentialsSecret: Secret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
@@ -57,7 +57,7 @@ export class StatefulStack extends Stack {
       pointInTimeRecovery: protection.pointInTimeRecovery,
     }).table;
 
-    // Created holding the placeholder the handlers refuse with a "not configured yet" page (SECURITY.md
+    // Created holding the placeholder the handlers refuse with a "not configured yet" page (docs/security.md
     // G5), so no credential ever passes through code, context or a template (F3). CloudFormation writes
     // this value only when the secret is created or this template value changes: do not edit the
     // placeholder after an operator has put the real credentials in (docs/deploy.md).

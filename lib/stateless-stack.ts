@@ -33,7 +33,7 @@ export class StatelessStack extends Stack {
   readonly api: ConnectorApi;
   readonly handlers: Readonly<Record<HandlerName, HandlerFunction>>;
   readonly alarms: ConnectorAlarms;
-  /** The redirect URI registered at Intuit and handed to the functions (SECURITY.md A3). */
+  /** The redirect URI registered at Intuit and handed to the functions (docs/security.md A3). */
   readonly redirectUri: string;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -52,7 +52,7 @@ export class StatelessStack extends Stack {
     const connectUrl = `${this.api.baseUrl}/connect`;
 
     // The same variables for every function, so each validates one configuration shape at start-up.
-    // No credential among them: the functions read the secret at run time (SECURITY.md F3).
+    // No credential among them: the functions read the secret at run time (docs/security.md F3).
     const environment: Record<string, string> = {
       APP_ENV: envName,
       APP_NAME: config.appName,
@@ -147,7 +147,7 @@ export class StatelessStack extends Stack {
 
   /**
    * Each function gets exactly the actions its code performs, on exactly this environment's resources
-   * (SECURITY.md D2): connect starts flows and cannot see tokens; callback exchanges codes and stores
+   * (docs/security.md D2): connect starts flows and cannot see tokens; callback exchanges codes and stores
    * tokens; outcome renders pages and touches nothing.
    */
   private grantLeastPrivilege(props: StatelessStackProps): void {
@@ -163,7 +163,7 @@ export class StatelessStack extends Stack {
 
     const callback = this.handlers.callback.role;
     // The claim and the state consumption are one TransactWriteItems, which is authorised per item
-    // action (SECURITY.md C1): Update of the state, Put of the code; replays read the code (GetItem),
+    // action (docs/security.md C1): Update of the state, Put of the code; replays read the code (GetItem),
     // outcomes update it.
     allow(callback, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], flowTable);
     // The callback only ever writes a verified connection, as one conditional update inside the

@@ -1,6 +1,6 @@
 /**
  * DynamoDB implementation of the FlowLedger port. Every decision is a condition expression that
- * checks expiry itself (TTL only cleans up, DESIGN.md invariant 3), and every loser of a condition
+ * checks expiry itself (TTL only cleans up, docs/design.md invariant 3), and every loser of a condition
  * gets the old item back in the same round trip (ReturnValuesOnConditionCheckFailure: ALL_OLD).
  */
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';

@@ -1,6 +1,6 @@
 /**
  * axios implementation of the CompanyInfo port: one GET with the new access token, bounded by its
- * own timeout and never retried (SECURITY.md B6, C4). The token is only ever in the Authorization
+ * own timeout and never retried (docs/security.md B6, C4). The token is only ever in the Authorization
  * header; errors keep nothing of the axios error but its transport code (F2).
  */
 import type { AxiosInstance } from 'axios';

@@ -68,7 +68,7 @@ export class IntuitTokenClient implements TokenEndpoint {
     throw new TokenEndpointError('ambiguous', withError);
   }
 
-  /** Sends once; sends a second time only when the first provably never left (DESIGN.md invariant 1). */
+  /** Sends once; sends a second time only when the first provably never left (docs/design.md invariant 1). */
   private async post(
     url: string,
     body: string,

@@ -1,5 +1,5 @@
 /**
- * GET /callback: the exactly-once exchange (DESIGN.md invariants 1, 2, 5, 8; SECURITY.md B, C, G).
+ * GET /callback: the exactly-once exchange (docs/design.md invariants 1, 2, 5, 8; docs/security.md B, C, G).
  *
  * Order of checks, cheapest and least trusting first: method, query shape, configuration, the
  * browser-binding cookie (no I/O), credentials (cached), then one DynamoDB round trip that consumes

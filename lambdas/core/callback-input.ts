@@ -1,5 +1,5 @@
 /**
- * Parsing of the callback's query string (SECURITY.md B2, B3). Works on the raw query string
+ * Parsing of the callback's query string (docs/security.md B2, B3). Works on the raw query string
  * because API Gateway joins repeated parameters with commas in `queryStringParameters`, which
  * would hide a doubled `code` or `state`.
  */
@@ -34,7 +34,7 @@ const MAX_QUERY_LENGTH = 4096;
  * characters of token alphabets (base64, base64url, JWT) keeps markup and quotes out entirely.
  */
 const CODE_PATTERN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
-/** Digits only; 10 to 19 seen in practice, so 32 is a generous bound (INTUIT.md). */
+/** Digits only; 10 to 19 seen in practice, so 32 is a generous bound (docs/intuit.md). */
 const REALM_ID_PATTERN = /^[0-9]{1,32}$/;
 /** OAuth error codes are short tokens (access_denied, invalid_scope, server_error); nothing else is trusted. */
 const ERROR_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -1,6 +1,6 @@
 /**
  * The port to QuickBooks' CompanyInfo endpoint, the proof that a new access token belongs to the
- * company the callback URL names (SECURITY.md B6, DESIGN.md invariant 8). The realmId in the URL
+ * company the callback URL names (docs/security.md B6, docs/design.md invariant 8). The realmId in the URL
  * is attacker-controlled and the token request names no realm, so an exchange succeeds whatever
  * realmId the URL carries: only a read with the new token can show whose company it opens.
  */

@@ -1,5 +1,5 @@
 /**
- * Configuration, parsed and validated once, failing loudly and specifically (STYLE.md practice 4).
+ * Configuration, parsed and validated once, failing loudly and specifically.
  * The same validation serves Lambda (environment variables set by CDK, credentials from Secrets
  * Manager) and the local server (environment variables), so a mistake looks the same everywhere.
  */
@@ -15,7 +15,7 @@ import {
 
 export type QboEnvironment = 'sandbox' | 'production';
 
-/** Intuit's endpoints; identical for sandbox and production (INTUIT.md). */
+/** Intuit's endpoints; identical for sandbox and production (docs/intuit.md). */
 export const INTUIT_ENDPOINTS = {
   authorization: 'https://appcenter.intuit.com/connect/oauth2',
   token: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
@@ -69,7 +69,7 @@ export interface ClientCredentials {
 /** What the pages call the app when APP_NAME is not set (or configuration could not be read). */
 export const DEFAULT_APP_NAME = 'QuickBooks connector';
 
-/** The value CDK writes into a new secret; handlers refuse it (SECURITY.md G5). */
+/** The value CDK writes into a new secret; handlers refuse it (docs/security.md G5). */
 export const PLACEHOLDER_CREDENTIAL = 'REPLACE_ME';
 
 const DEFAULT_FLOW_TTL_SECONDS = 900;

@@ -1,5 +1,5 @@
 /**
- * GET /connect: start a flow and send the browser to Intuit's consent page (SECURITY.md A1-A3).
+ * GET /connect: start a flow and send the browser to Intuit's consent page (docs/security.md A1-A3).
  */
 import { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
 import { credentialsUnavailable, notConfigured, storageUnavailable } from './flow-failures';

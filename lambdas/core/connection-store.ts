@@ -1,6 +1,6 @@
 /**
  * The port to the connections table: one item per QuickBooks company (realmId) holding its current
- * tokens (DESIGN.md "The connection, after the callback"). The callback stores a connection in the
+ * tokens (docs/design.md "The connection, after the callback"). The callback stores a connection in the
  * same transaction that marks its code CONNECTED (FlowLedger.recordConnection); everything that
  * happens to the connection afterwards (refresh under a lease, reconnect required, disconnect)
  * goes through this port.

@@ -1,5 +1,5 @@
 /**
- * The cookie that binds a flow to the browser that started it (SECURITY.md A2). `__Host-` forces
+ * The cookie that binds a flow to the browser that started it (docs/security.md A2). `__Host-` forces
  * Secure, Path=/ and no Domain; SameSite=Lax because Strict is not sent on the cross-site return
  * from Intuit. The value is the state itself plus the flow's start time: the callback compares the
  * state in the URL with the cookie before touching DynamoDB, so a foreign browser costs nothing.

@@ -1,6 +1,6 @@
 /**
  * The failures every flow can meet before it reaches Intuit, each as one log line with a registered
- * code (which counts its metric) and one result the edge renders (DESIGN.md invariant 6).
+ * code (which counts its metric) and one result the edge renders (docs/design.md invariant 6).
  */
 import type { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
 import { newReference } from './flow-identifiers';

@@ -8,7 +8,7 @@ export function newState(): string {
 /** Length of a base64url encoding of 32 bytes, so anything else cannot be one of our states. */
 export const STATE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-/** Codes and states are stored and logged only as SHA-256 hex (DESIGN.md invariant 4). */
+/** Codes and states are stored and logged only as SHA-256 hex (docs/design.md invariant 4). */
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }

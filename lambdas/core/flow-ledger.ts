@@ -1,7 +1,7 @@
 /**
  * The port to the flow table: started flows (one per /connect) and the code ledger (one entry per
  * authorization code presented to /callback). The DynamoDB adapter implements it with conditional
- * writes; see DESIGN.md "The callback as a state machine".
+ * writes; see docs/design.md "The callback as a state machine".
  */
 
 import type { NewConnection } from './connection-store';
@@ -79,7 +79,7 @@ export type ConnectionWrite = 'stored' | 'superseded';
 export interface FlowLedger {
   /** Stores a new flow keyed by its state's hash. */
   createFlow(flow: NewFlow): Promise<void>;
-  /** Consumes the state and claims the code in one atomic step (DESIGN.md). */
+  /** Consumes the state and claims the code in one atomic step (docs/design.md). */
   claimCode(claim: CodeClaim): Promise<ClaimResult>;
   /** B4: consumes the state of a callback that carries `error` (the user cancelled). */
   cancelFlow(stateHash: string, now: number): Promise<CancelResult>;

@@ -13,7 +13,7 @@ export interface TableSchema {
 /**
  * Flows and the code ledger. Items: `STATE#<sha256(state)>` (one per /connect) and
  * `CODE#<sha256(code)>` (one per authorization code presented to /callback). TTL only cleans up:
- * every read and every condition expression checks `expiresAt` itself (DESIGN.md invariant 3).
+ * every read and every condition expression checks `expiresAt` itself (docs/design.md invariant 3).
  */
 export const FLOW_TABLE: TableSchema = { partitionKey: 'pk', timeToLiveAttribute: 'ttl' };
 

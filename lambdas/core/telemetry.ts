@@ -1,6 +1,6 @@
 /**
  * The telemetry port: one structured log line with a registered code, counted by the code's
- * registered metrics, per event (DESIGN.md invariant 6). Fields must never hold a code, state,
+ * registered metrics, per event (docs/design.md invariant 6). Fields must never hold a code, state,
  * token, secret, cookie or raw query string (invariant 4); callers pass hashes and prefixes only.
  */
 import type { LogCode, MetricName } from './telemetry-codes';

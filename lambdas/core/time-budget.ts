@@ -1,5 +1,5 @@
 /**
- * The callback's time budget (SECURITY.md C4), shared with the DynamoDB client that it bounds and
+ * The callback's time budget (docs/security.md C4), shared with the DynamoDB client that it bounds and
  * with the CDK configuration that sizes the callback function, so the three cannot disagree.
  *
  * The callback must answer inside API Gateway's 29 s integration limit, whatever DynamoDB and

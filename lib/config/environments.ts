@@ -36,24 +36,24 @@ export interface AlarmThresholds {
   readonly invalidGrant: number;
   /** Intuit answered `invalid_client`: the credentials in the secret are wrong. @default 1 */
   readonly invalidClient: number;
-  /** The secret is missing, unreadable or still the placeholder (SECURITY.md G5). @default 1 */
+  /** The secret is missing, unreadable or still the placeholder (docs/security.md G5). @default 1 */
   readonly configError: number;
   /** The token endpoint rejected the exchange, or was unreachable, or answered garbage. @default 3 */
   readonly tokenExchangeFailed: number;
-  /** The exchange may have reached Intuit but we do not know the outcome (SECURITY.md C3). @default 1 */
+  /** The exchange may have reached Intuit but we do not know the outcome (docs/security.md C3). @default 1 */
   readonly tokenExchangeAmbiguous: number;
-  /** Tokens were issued but could not be stored, or may not have been (SECURITY.md C8). @default 1 */
+  /** Tokens were issued but could not be stored, or may not have been (docs/security.md C8). @default 1 */
   readonly tokenStoreFailed: number;
   /**
    * A callback's new token did not open the company its URL named: a forged or edited realmId
-   * (SECURITY.md B6). @default 1
+   * (docs/security.md B6). @default 1
    */
   readonly realmMismatch: number;
   /** CompanyInfo did not answer usably, so connections could not be verified (B6). @default 3 */
   readonly companyCheckUnavailable: number;
-  /** Secrets Manager was throttled or unreachable (SECURITY.md G5). @default 3 */
+  /** Secrets Manager was throttled or unreachable (docs/security.md G5). @default 3 */
   readonly secretsUnavailable: number;
-  /** DynamoDB refused or failed a request after the SDK's bounded retries (SECURITY.md G1). @default 3 */
+  /** DynamoDB refused or failed a request after the SDK's bounded retries (docs/security.md G1). @default 3 */
   readonly storageUnavailable: number;
   /** Unhandled errors of one function (AWS/Lambda Errors). @default 1 */
   readonly lambdaErrors: number;
@@ -94,7 +94,7 @@ export interface EnvironmentConfig {
   readonly appName: string;
   /** Intuit sandbox or production. Must match the `environment` field the operator puts in the secret. */
   readonly qboEnvironment: QboEnvironment;
-  /** OAuth scopes requested from Intuit, exactly (SECURITY.md A6). */
+  /** OAuth scopes requested from Intuit, exactly (docs/security.md A6). */
   readonly scopes: readonly string[];
   /** @default - no custom domain; the redirect URI is the `execute-api` URL */
   readonly customDomain?: CustomDomainConfig;
@@ -118,9 +118,9 @@ export interface EnvironmentConfig {
    * @default 'docs/runbook.md'
    */
   readonly runbookUrl: string;
-  /** Lifetime of a started flow (state), seconds (SECURITY.md A2: about 15 minutes). */
+  /** Lifetime of a started flow (state), seconds (docs/security.md A2: about 15 minutes). */
   readonly flowTtlSeconds: number;
-  /** Timeout of the call to Intuit's token endpoint, ms; must fit the callback Lambda (SECURITY.md C4). */
+  /** Timeout of the call to Intuit's token endpoint, ms; must fit the callback Lambda (docs/security.md C4). */
   readonly tokenRequestTimeoutMs: number;
   /**
    * Timeout of the CompanyInfo request that verifies the company after an exchange, ms (B6).

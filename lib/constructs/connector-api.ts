@@ -23,7 +23,7 @@ const API_GATEWAY_MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
 /**
  * Access log line. Only `$context` fields that cannot carry the query string (codes, states) or
  * cookies: the route key and the status, never `$context.path` with a query or any header but the
- * user agent (DESIGN.md invariant 4).
+ * user agent (docs/design.md invariant 4).
  */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -54,7 +54,7 @@ export interface ConnectorApiProps {
 
 /**
  * The public HTTP API: browser redirect routes only, one `$default` stage at the root (the
- * `__Host-` state cookie needs `Path=/`, so no stage prefix), no CORS (SECURITY.md B5), throttled,
+ * `__Host-` state cookie needs `Path=/`, so no stage prefix), no CORS (docs/security.md B5), throttled,
  * with JSON access logs.
  */
 export class ConnectorApi extends Construct {
@@ -73,7 +73,7 @@ export class ConnectorApi extends Construct {
       description: 'QuickBooks Online OAuth connector',
       createDefaultStage: false,
       // With a custom domain, the execute-api host is switched off: the state cookie is bound to one
-      // host, and the redirect URI registered at Intuit must be the only way in (SECURITY.md A2, A3).
+      // host, and the redirect URI registered at Intuit must be the only way in (docs/security.md A2, A3).
       disableExecuteApiEndpoint: props.customDomain !== undefined,
     });
 

@@ -11,7 +11,7 @@ export interface HandlerFunctionProps {
   /** TypeScript entry file exporting `handler`. */
   readonly entry: string;
   readonly description: string;
-  /** Must fit inside API Gateway's 29 s integration limit (SECURITY.md C4). */
+  /** Must fit inside API Gateway's 29 s integration limit (docs/security.md C4). */
   readonly timeout: Duration;
   /** @default 256 */
   readonly memorySize?: number;
@@ -26,7 +26,7 @@ export interface HandlerFunctionProps {
 /**
  * A handler bundled locally by esbuild (never Docker) with the AWS SDK inside, Node.js 22 on arm64, with its own log group
  * and its own role. The role starts with nothing but the right to write to that log group: callers
- * grant table, key and secret access explicitly per function (SECURITY.md D2), and no AWS managed
+ * grant table, key and secret access explicitly per function (docs/security.md D2), and no AWS managed
  * policy is attached.
  */
 export class HandlerFunction extends Construct {

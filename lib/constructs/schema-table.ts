@@ -8,7 +8,7 @@ import type { TableSchema } from '../../lambdas/core/table-schema';
 export type SchemaTableEncryption =
   /** The account's `aws/dynamodb` key: encryption with CloudTrail-visible key use, no key to manage. */
   | { readonly kind: 'aws-managed' }
-  /** A key this project owns, so access to the data needs a KMS grant too (SECURITY.md D1). */
+  /** A key this project owns, so access to the data needs a KMS grant too (docs/security.md D1). */
   | { readonly kind: 'customer-managed'; readonly key: IKey };
 
 export interface SchemaTableProps {
@@ -36,7 +36,7 @@ export class SchemaTable extends Construct {
         : { encryption: TableEncryption.AWS_MANAGED };
     this.table = new Table(this, 'Table', {
       partitionKey: { name: props.schema.partitionKey, type: AttributeType.STRING },
-      // TTL only cleans up; every read and condition checks expiry itself (DESIGN.md invariant 3).
+      // TTL only cleans up; every read and condition checks expiry itself (docs/design.md invariant 3).
       ...(props.schema.timeToLiveAttribute === undefined
         ? {}
         : { timeToLiveAttribute: props.schema.timeToLiveAttribute }),

@@ -2,7 +2,7 @@
  * The connect -> consent -> callback journey in a real browser (headless Debian Chromium, driven by
  * playwright-core) against the local stack: DynamoDB Local, the Intuit emulator, the same handlers
  * as in Lambda. Every scenario checks what the user reads and how many times the emulator's token
- * endpoint saw an authorization code (DESIGN.md invariants 1, 2, 5; SECURITY.md A2, B1, B4, C1, C2,
+ * endpoint saw an authorization code (docs/design.md invariants 1, 2, 5; docs/security.md A2, B1, B4, C1, C2,
  * E1). Screenshots of every page a user can reach land in test-results/screenshots/.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';

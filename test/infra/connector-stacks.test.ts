@@ -206,7 +206,7 @@ describe('the HTTP API', () => {
     }
   });
 
-  it('answers no CORS preflight (SECURITY.md B5)', () => {
+  it('answers no CORS preflight (docs/security.md B5)', () => {
     for (const [, c] of connectors()) {
       c.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', {
         CorsConfiguration: Match.absent(),
@@ -283,7 +283,7 @@ describe('the HTTP API', () => {
       staging.statelessTemplate.hasOutput('CustomDomainTarget', {});
     });
 
-    it('switches off the execute-api endpoint so the state cookie has one host (SECURITY.md A2, A3)', () => {
+    it('switches off the execute-api endpoint so the state cookie has one host (docs/security.md A2, A3)', () => {
       staging.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', {
         DisableExecuteApiEndpoint: true,
       });
@@ -294,7 +294,7 @@ describe('the HTTP API', () => {
   });
 });
 
-describe('the redirect URI (SECURITY.md A3)', () => {
+describe('the redirect URI (docs/security.md A3)', () => {
   it('handed to every function equals the CallbackUrl output', () => {
     for (const [, c] of connectors()) {
       const callbackUrl = c.statelessTemplate.toJSON()['Outputs']['CallbackUrl'].Value as unknown;
@@ -465,7 +465,7 @@ describe('the functions', () => {
   });
 });
 
-describe('credentials (SECURITY.md F3, G5)', () => {
+describe('credentials (docs/security.md F3, G5)', () => {
   it('no environment variable holds a credential or the placeholder', () => {
     for (const [, c] of connectors()) {
       for (const handler of HANDLER_NAMES) {
@@ -508,7 +508,7 @@ describe('credentials (SECURITY.md F3, G5)', () => {
   });
 });
 
-describe('least privilege per function (SECURITY.md D2)', () => {
+describe('least privilege per function (docs/security.md D2)', () => {
   it('connect may start flows and read the credentials, nothing else', () => {
     for (const [, c] of connectors()) {
       expect(permissionsOf(c, c.stateless.handlers.connect.role)).toEqual([
@@ -602,7 +602,7 @@ describe('the tables', () => {
     }
   });
 
-  it('encrypt the connections table with a customer managed key that rotates (SECURITY.md D1)', () => {
+  it('encrypt the connections table with a customer managed key that rotates (docs/security.md D1)', () => {
     for (const [, c] of connectors()) {
       const tableId = logicalIdOf(c.stateful, c.stateful.connectionTable);
       const keyId = logicalIdOf(c.stateful, c.stateful.connectionTableKey);
@@ -653,7 +653,7 @@ describe('the tables', () => {
   });
 
   describe('in prod', () => {
-    it('retain tables, key and secret, with deletion protection and PITR (SECURITY.md D1)', () => {
+    it('retain tables, key and secret, with deletion protection and PITR (docs/security.md D1)', () => {
       for (const type of ['AWS::DynamoDB::Table', 'AWS::KMS::Key', 'AWS::SecretsManager::Secret']) {
         const resources = Object.values(resourcesOfType(prod.statefulTemplate, type));
         expect(resources.length).toBeGreaterThan(0);
@@ -891,7 +891,7 @@ describe('cdk-nag', () => {
     expect(new Set(acknowledged)).toEqual(listed);
     for (const reason of Object.values(NAG_ACKNOWLEDGEMENTS)) {
       expect(reason.length).toBeGreaterThan(80);
-      // A requirement ID of SECURITY.md, or the issue that fixed the decision.
+      // A requirement ID of docs/security.md, or the issue that fixed the decision.
       expect(reason).toMatch(/SECURITY\.md [A-G]\d|issue \d+/);
     }
   });

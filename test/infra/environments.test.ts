@@ -31,7 +31,7 @@ describe('choosing an environment', () => {
     expect(resolveEnvironment('prod').config.qboEnvironment).toBe('production');
   });
 
-  it('gives prod RETAIN, deletion protection and PITR (SECURITY.md D1)', () => {
+  it('gives prod RETAIN, deletion protection and PITR (docs/security.md D1)', () => {
     expect(ENVIRONMENTS.prod.dataProtection).toEqual({
       removalPolicy: RemovalPolicy.RETAIN,
       deletionProtection: true,

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md B6 over HTTP, with DynamoDB Local and the emulator's CompanyInfo endpoint: a forged
+ * docs/security.md B6 over HTTP, with DynamoDB Local and the emulator's CompanyInfo endpoint: a forged
  * realmId never replaces another company's tokens, and every way the company check can end stores
  * nothing unverified. The callback never revokes (C8).
  */

@@ -1,6 +1,6 @@
 /**
  * DynamoDB failing mid-flow, for real: each scenario runs on its own DynamoDB Local, which the
- * test stops at the worst moment (SECURITY.md G1, G4, C8).
+ * test stops at the worst moment (docs/security.md G1, G4, C8).
  */
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';

@@ -1,5 +1,5 @@
 /**
- * Table-driven hostile input on the callback's query (SECURITY.md B2, B3, E3, F2): every case gets
+ * Table-driven hostile input on the callback's query (docs/security.md B2, B3, E3, F2): every case gets
  * a 4xx page, never a 5xx, never an Intuit call, nothing unescaped in the body and nothing raw in
  * the logs.
  */

@@ -1,5 +1,5 @@
 /**
- * No open redirect (SECURITY.md A4), over HTTP against the local stack: where a browser goes after
+ * No open redirect (docs/security.md A4), over HTTP against the local stack: where a browser goes after
  * the callback is configuration (APP_SUCCESS_URL, APP_FAILURE_URL), and the redirect URI sent to
  * Intuit is configuration too (A3). Whatever return target or redirect URI an attacker puts on
  * /connect or /callback is ignored, and never appears in a Location or a cookie.

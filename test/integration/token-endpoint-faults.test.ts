@@ -1,5 +1,5 @@
 /**
- * What happens when Intuit says no or says nothing (SECURITY.md C3, C7, G2): one exchange, a
+ * What happens when Intuit says no or says nothing (docs/security.md C3, C7, G2): one exchange, a
  * terminal outcome for the code, a clear page, one log line with a registered code and a metric,
  * and replays that never call Intuit again.
  */

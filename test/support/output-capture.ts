@@ -1,6 +1,6 @@
 /**
  * Captures everything the process writes to stdout and stderr (Powertools' JSON logs and EMF
- * metrics included), for the log canary (SECURITY.md F1) and assertions on log fields.
+ * metrics included), for the log canary (docs/security.md F1) and assertions on log fields.
  */
 export interface CapturedOutput {
   text(): string;

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md B6 and the storage gaps around it: the callback proves the company with the new
+ * docs/security.md B6 and the storage gaps around it: the callback proves the company with the new
  * token before storing anything, never revokes, and never answers an outcome the ledger could
  * contradict. Also the replay and credential details that came with it (A2, C8, G5).
  */

@@ -1,5 +1,5 @@
 /**
- * The callback plans within its invocation (SECURITY.md C4): the exchange is capped to the time
+ * The callback plans within its invocation (docs/security.md C4): the exchange is capped to the time
  * left, nothing is claimed when too little is left, the lease covers the invocation, and a newer
  * connection is never overwritten (D5). Also the last resort when Lambda is about to time out.
  */

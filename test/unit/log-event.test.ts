@@ -1,5 +1,5 @@
 /**
- * SECURITY.md F2: Powertools' event logging is pinned off in code. The event holds the code, the
+ * docs/security.md F2: Powertools' event logging is pinned off in code. The event holds the code, the
  * state and the flow cookie, so POWERTOOLS_LOGGER_LOG_EVENT=true in a function's environment must
  * change nothing.
  */

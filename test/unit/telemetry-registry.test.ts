@@ -1,5 +1,5 @@
 /**
- * One source for each log code (DESIGN.md invariant 6): the registry says a code's level and
+ * One source for each log code (docs/design.md invariant 6): the registry says a code's level and
  * metrics, the README's table must say the same, every code is logged somewhere in the handlers,
  * and every metric an alarm or the dashboard watches is one that something emits.
  */

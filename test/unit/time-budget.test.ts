@@ -1,5 +1,5 @@
 /**
- * SECURITY.md C4: the callback's time budget is sized from the DynamoDB client's real settings and
+ * docs/security.md C4: the callback's time budget is sized from the DynamoDB client's real settings and
  * the installed SDK's retry delays, so an SDK upgrade that waits longer fails here, not in a user's
  * browser at the end of a 25 s invocation.
  */

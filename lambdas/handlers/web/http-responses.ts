@@ -1,6 +1,6 @@
 /**
  * The only place HTTP responses are built, so every response, redirects and errors included,
- * carries the headers of SECURITY.md E2.
+ * carries the headers of docs/security.md E2.
  */
 import type { PageContext, PageKind } from './pages';
 import { renderPage, STYLE_HASH } from './pages';
