@@ -1,5 +1,8 @@
 // TypeScript is type-checked by `npm run build` (tsc --noEmit); jest only strips types with swc.
 // @middy/core 5+ is ESM-only, so it is transformed to CommonJS along with our sources.
+// One project per test layer, each with its own job (and its own scripts: npm run test:unit, ...):
+// unit tests need neither Java nor DynamoDB Local and run under a short timeout; the others start
+// DynamoDB Local once per run.
 const { existsSync } = require('node:fs');
 
 // Browser end-to-end tests (test/e2e) drive Debian's Chromium through playwright-core. In CI they
@@ -26,12 +29,8 @@ if (skipBrowserTests) {
   );
 }
 
-/** @type {import('jest').Config} */
-module.exports = {
+const common = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', ...(skipBrowserTests ? ['/test/e2e/'] : [])],
   transform: {
     '^.+\\.(t|j|mj)sx?$': [
       '@swc/jest',
@@ -39,9 +38,53 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
+};
+const withDynamoDbLocal = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+};
+
+const projects = [
+  {
+    ...common,
+    displayName: 'unit',
+    roots: ['<rootDir>/test/unit'],
+    testMatch: ['**/*.test.ts'],
+    setupFilesAfterEnv: ['<rootDir>/test/support/timeouts/unit.ts'],
+  },
+  {
+    ...common,
+    ...withDynamoDbLocal,
+    displayName: 'integration',
+    roots: ['<rootDir>/test/integration'],
+    testMatch: ['**/*.test.ts'],
+    setupFilesAfterEnv: ['<rootDir>/test/support/timeouts/integration.ts'],
+  },
+  // cdk synth with esbuild bundling of every function: slow on two cores, never flaky.
+  {
+    ...common,
+    displayName: 'infra',
+    roots: ['<rootDir>/test/infra'],
+    testMatch: ['**/*.test.ts'],
+    setupFilesAfterEnv: ['<rootDir>/test/support/timeouts/infra.ts'],
+  },
+  ...(skipBrowserTests
+    ? []
+    : [
+        {
+          ...common,
+          ...withDynamoDbLocal,
+          displayName: 'e2e',
+          roots: ['<rootDir>/test/e2e'],
+          testMatch: ['**/*.test.ts'],
+          setupFilesAfterEnv: ['<rootDir>/test/support/timeouts/e2e.ts'],
+        },
+      ]),
+];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
-  testTimeout: 60000,
   maxWorkers: 2,
 };

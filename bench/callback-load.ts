@@ -321,6 +321,9 @@ async function startNaive(
     tableName: tables.connection,
     storage: name === 'control' ? 'connector-transactions' : 'put',
     flowTableName: tables.flow,
+    // The control verifies the company as the connector does (B6), so connector / control is
+    // the connector's own code; the naive handler does not, as most integrations do not.
+    ...(name === 'control' ? { companyInfoBaseUrl: emulator.apiBaseUrl } : {}),
     onDynamoDbRequest: (command) => dynamoRequests.add(command),
   });
   const system: System = {
@@ -331,8 +334,9 @@ async function startNaive(
     prepare: (count) =>
       pool(Array.from({ length: count }), 10, async () => {
         // The user's consent, minted directly: these handlers check no cookie.
-        const code = emulator.issueCode({ ...credentials, redirectUri });
         const realmId = newRealmId();
+        emulator.addCompany(realmId, `Bench company ${realmId}`);
+        const code = emulator.issueCode({ ...credentials, redirectUri, realmId });
         const state = randomBytes(32).toString('base64url');
         if (name === 'control') await server.createPendingFlow(state);
         const query = new URLSearchParams({ code, state, realmId });
@@ -363,7 +367,7 @@ async function revokedConnections(
       const out = await documents.send(
         new GetCommand({ TableName: tableName, Key: { realmId: flow.realmId } }),
       );
-      const token = out.Item?.['accessToken'];
+      const token: unknown = out.Item?.['accessToken'];
       if (typeof token !== 'string') {
         count.missing++;
         return;

@@ -6,8 +6,8 @@
  */
 import { Agent, get } from 'node:http';
 
-export type Outcome =
-  'connected' | 'failed' | 'refused (400)' | 'try again (503)' | 'finishing (gave up)' | string;
+/** 'connected', 'failed', 'refused (400)', 'try again (503)', 'finishing (gave up)', or another status. */
+export type Outcome = string;
 
 export interface CallbackResult {
   /** From the first request to the final answer, refresh waits included (what a user waits). */
@@ -185,8 +185,8 @@ export async function muffled<T>(
 ): Promise<{ value: T; logCodes: Map<string, number> }> {
   const logCodes = new Map<string, number>();
   const originals: Array<[NodeJS.WriteStream, Write]> = [
-    [process.stdout, process.stdout.write],
-    [process.stderr, process.stderr.write],
+    [process.stdout, process.stdout.write.bind(process.stdout)],
+    [process.stderr, process.stderr.write.bind(process.stderr)],
   ];
   const swallow = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');

@@ -18,11 +18,11 @@ export const NAG_ACKNOWLEDGEMENTS = {
     'rotate; Secrets Manager has no rotation API to call. Rotation is a manual operator step ' +
     '(docs/deploy.md, docs/runbook.md#invalidclient) and the value never leaves Secrets Manager (docs/security.md F3).',
   'AwsSolutions-L1':
-    'Node.js 22 (LTS, supported by Lambda) is the runtime issue 3 fixes and the handlers are built, tested and ' +
+    'Node.js 22 (LTS, supported by Lambda) is the runtime the project deploys, and the handlers are built, tested and ' +
     'benchmarked on (docs/design.md performance budget); moving to a newer runtime is a deliberate change with ' +
     'its own test run, not a lint fix.',
   'Serverless-LambdaLatestVersion':
-    'Same decision as AwsSolutions-L1: Node.js 22 is the runtime issue 3 fixes and the handlers are tested ' +
+    'Same decision as AwsSolutions-L1: Node.js 22 is the runtime the project deploys and the handlers are tested ' +
     'on (docs/design.md performance budget).',
   'Serverless-LambdaDLQ':
     'Invoked synchronously by API Gateway only: a failure is answered to the browser with a page and counted ' +
@@ -33,7 +33,7 @@ export const NAG_ACKNOWLEDGEMENTS = {
     'are correlated by the API Gateway request id in access logs and the Powertools logs, both free of ' +
     'secrets (docs/security.md F2). Active tracing would also grant every role xray:* on "*" against D2.',
   'Serverless-SNSRedrivePolicy':
-    'The alarm email subscription is the optional convenience issue 3 asks for, not the record of an alarm: ' +
+    'The alarm email subscription is an optional convenience (docs/deploy.md), not the record of an alarm: ' +
     'an alarm whose email is not delivered stays in ALARM in CloudWatch and on the dashboard, and a ' +
     'dead-letter queue of alarm emails would have no reader.',
 } as const;

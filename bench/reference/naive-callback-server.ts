@@ -29,6 +29,11 @@ export interface NaiveCallbackOptions {
   readonly storage?: 'put' | 'connector-transactions';
   /** For 'connector-transactions': a table with the flow table's schema (partition key `pk`). */
   readonly flowTableName?: string;
+  /**
+   * When set, the handler checks the company with the new token (CompanyInfo) before storing, as
+   * the connector does; the benchmark's control sets it. @default no check
+   */
+  readonly companyInfoBaseUrl?: string;
   /** Called once per DynamoDB request (the same SDK middleware the local stack uses). */
   readonly onDynamoDbRequest?: (commandName: string) => void;
 }
@@ -184,6 +189,15 @@ export async function startNaiveCallbackServer(options: NaiveCallbackOptions): P
           },
         );
         const tokens = response.data;
+        if (options.companyInfoBaseUrl !== undefined) {
+          await axios.get(
+            `${options.companyInfoBaseUrl}/v3/company/${realmId}/companyinfo/${realmId}?minorversion=75`,
+            {
+              headers: { Authorization: `Bearer ${tokens.access_token}`, Accept: 'application/json' },
+              timeout: 3000,
+            },
+          );
+        }
         const now = Date.now();
         const connection = {
           realmId,

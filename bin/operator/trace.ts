@@ -147,7 +147,7 @@ export async function traceFromTables(
 
   const flows: FlowStory[] = [];
   for (const entry of entries) {
-    const stateHash = String(entry['stateHash'] ?? '');
+    const stateHash = textOf(entry['stateHash']);
     const state =
       stateHash === ''
         ? undefined
@@ -162,9 +162,9 @@ export async function traceFromTables(
           ).Item;
     flows.push({
       codeHashPrefix: String(entry['pk']).slice('CODE#'.length, 'CODE#'.length + 12),
-      reference: String(entry['reference'] ?? ''),
-      realmId: String(entry['realmId'] ?? ''),
-      status: String(entry['status'] ?? 'unknown'),
+      reference: textOf(entry['reference']),
+      realmId: textOf(entry['realmId']),
+      status: textOf(entry['status'], 'unknown'),
       ...(typeof entry['reason'] === 'string' ? { reason: entry['reason'] } : {}),
       claimedAt: Number(entry['claimedAt']),
       leaseUntil: Number(entry['leaseUntil']),
@@ -206,7 +206,7 @@ function toConnectionSummary(item: Record<string, unknown>): ConnectionSummary {
     ...number('accessTokenExpiresAt'),
     ...number('refreshTokenExpiresAt'),
     ...number('refreshTokenHardExpiresAt'),
-  } as ConnectionSummary;
+  };
 }
 
 /** The Logs Insights query for a trace: every line of the flow(s) or company, oldest first. */
@@ -366,4 +366,9 @@ export async function deployedTraceTargets(
     .filter((r) => r.type === 'AWS::Logs::LogGroup' && !r.logicalId.startsWith('ApiAccessLogs'))
     .map((r) => r.physicalId);
   return { tables: { flow, connection }, logGroups };
+}
+
+/** An item attribute as text: strings and numbers as they are, anything else as the fallback. */
+function textOf(value: unknown, fallback = ''): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : fallback;
 }

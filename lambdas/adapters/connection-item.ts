@@ -104,9 +104,9 @@ export function tokenValues(tokens: ConnectionTokens): Record<string, unknown> {
 /** Reads an item, including those written before status, grantedAt and companyName existed. */
 export function fromConnectionItem(item: Record<string, unknown>): Connection {
   const number = (name: string): number | undefined =>
-    typeof item[name] === 'number' ? (item[name] as number) : undefined;
+    typeof item[name] === 'number' ? item[name] : undefined;
   const text = (name: string): string | undefined =>
-    typeof item[name] === 'string' ? (item[name] as string) : undefined;
+    typeof item[name] === 'string' ? item[name] : undefined;
   const accessToken = text('accessToken');
   const refreshToken = text('refreshToken');
   const tokens: ConnectionTokens | undefined =

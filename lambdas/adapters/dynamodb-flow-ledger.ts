@@ -300,7 +300,8 @@ export class DynamoDbFlowLedger implements FlowLedger {
       if (!(error instanceof TransactionCanceledException)) throw storageError('recordConnection', error);
       const [connectionReason, codeReason] = error.CancellationReasons ?? [];
       if (codeReason?.Code === 'ConditionalCheckFailed') {
-        const status = codeReason.Item !== undefined ? unmarshall(codeReason.Item)['status'] : undefined;
+        const status: unknown =
+          codeReason.Item !== undefined ? unmarshall(codeReason.Item)['status'] : undefined;
         if (status === 'CONNECTED') return 'stored';
         throw new LeaseLostError();
       }

@@ -75,7 +75,7 @@ export function apiHandler(
     },
     // logEvent pinned off in code (F2): POWERTOOLS_LOGGER_LOG_EVENT=true must not log codes and cookies.
   }).use(injectLambdaContext(telemetry.logger, { resetKeys: true, logEvent: false }));
-  return (options.metrics ? wrapped.use(logMetrics(telemetry.metrics)) : wrapped) as unknown as ApiHandler;
+  return options.metrics ? wrapped.use(logMetrics(telemetry.metrics)) : wrapped;
 }
 
 /** Time kept back from the Lambda's remaining time, for the response to get out. */

@@ -54,7 +54,7 @@ function armFault<Mode extends string>(f: {
   times?: number;
 }): ArmedFault<Mode> | null {
   if (f.mode === 'none' || (f.times !== undefined && f.times <= 0)) return null;
-  return { mode: f.mode as Mode, latencyMs: f.latencyMs ?? 0, remaining: f.times ?? null };
+  return { mode: f.mode, latencyMs: f.latencyMs ?? 0, remaining: f.times ?? null };
 }
 
 /** Counts one affected request; true when that was the fault's last. */

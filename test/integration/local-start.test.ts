@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { get } from '../support/http-flow';
+import { checkDynamoDbEndpoint } from '../../local/startup-checks';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -283,5 +284,11 @@ describe('given a flow opened at 127.0.0.1 while the redirect URI says localhost
       child.kill('SIGINT');
     }
     expect(await exited(child)).toBe(0);
+  });
+});
+
+describe('checkDynamoDbEndpoint against DynamoDB Local', () => {
+  it('accepts a DynamoDB', async () => {
+    await expect(checkDynamoDbEndpoint(process.env['DYNAMODB_ENDPOINT'] ?? '')).resolves.toBeUndefined();
   });
 });

@@ -23,8 +23,8 @@ export function captureOutput(): CapturedOutput {
     callback?.();
     return true;
   };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
+  process.stdout.write = capture;
+  process.stderr.write = capture;
   const records = (): Array<Record<string, unknown>> =>
     chunks
       .join('')

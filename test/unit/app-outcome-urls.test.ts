@@ -1,5 +1,5 @@
 /**
- * An app may send its users back to its own pages after the callback (issue 3: success and failure
+ * An app may send its users back to its own pages after the callback (its success and failure
  * URLs). They are configuration, never request parameters (A4), and carry no code or state (E1).
  */
 import { fail, succeed } from './fakes/fake-token-endpoint';

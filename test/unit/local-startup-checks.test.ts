@@ -100,10 +100,7 @@ describe('checkLocalSettings', () => {
 });
 
 describe('checkDynamoDbEndpoint', () => {
-  it('accepts a DynamoDB', async () => {
-    await expect(checkDynamoDbEndpoint(process.env['DYNAMODB_ENDPOINT'] ?? '')).resolves.toBeUndefined();
-  });
-
+  // That it accepts a real DynamoDB is an integration test (test/integration/local-start.test.ts).
   it('names DYNAMODB_ENDPOINT when nothing answers there', async () => {
     const server = await listening();
     const { port } = server.address() as AddressInfo;

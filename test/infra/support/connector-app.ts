@@ -47,7 +47,7 @@ export function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: un
 export type Json = Record<string, unknown>;
 
 export function resourcesOfType(template: Template, type: string): Record<string, Json> {
-  return template.findResources(type) as Record<string, Json>;
+  return template.findResources(type);
 }
 
 export function propertiesOf(resource: Json): Json {

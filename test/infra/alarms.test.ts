@@ -1,0 +1,196 @@
+/** Alarms on the connector's metrics, Lambda, API Gateway and DynamoDB, their topic, runbook links and the dashboard. */
+import { METRICS, METRIC_NAMESPACE, SERVICE_NAME } from '../../lambdas/core/telemetry-codes';
+import type { EnvironmentConfig } from '../../lib/config/environments';
+import { RUNBOOK_ANCHORS } from '../../lib/runbook';
+import {
+  logicalIdOf,
+  propertiesOf,
+  resourcesOfType,
+  type Json,
+  type SynthesizedConnector,
+} from './support/connector-app';
+import {
+  STAGING,
+  SYNTHESIS_TIMEOUT_MS,
+  connectors,
+  synthesizeConnectorEnvironments,
+} from './support/connector-environments';
+import { runbookSections } from './support/runbook-sections';
+import { alarms, nameOf, sortedDimensions } from './support/template';
+
+let prod: SynthesizedConnector;
+let staging: SynthesizedConnector;
+
+beforeAll(() => {
+  ({ prod, staging } = synthesizeConnectorEnvironments());
+}, SYNTHESIS_TIMEOUT_MS);
+
+describe('alarms', () => {
+  const CONNECTOR_ALARMS: [string, keyof EnvironmentConfig['alarmThresholds'], string][] = [
+    [METRICS.InvalidGrant, 'invalidGrant', RUNBOOK_ANCHORS.invalidGrant],
+    [METRICS.InvalidClient, 'invalidClient', RUNBOOK_ANCHORS.invalidClient],
+    [METRICS.ConfigError, 'configError', RUNBOOK_ANCHORS.configError],
+    [METRICS.TokenExchangeFailed, 'tokenExchangeFailed', RUNBOOK_ANCHORS.tokenExchangeFailed],
+    [METRICS.TokenExchangeAmbiguous, 'tokenExchangeAmbiguous', RUNBOOK_ANCHORS.tokenExchangeAmbiguous],
+    [METRICS.TokenStoreFailed, 'tokenStoreFailed', RUNBOOK_ANCHORS.tokenStoreFailed],
+    [METRICS.RealmMismatch, 'realmMismatch', RUNBOOK_ANCHORS.realmMismatch],
+    [METRICS.CompanyCheckUnavailable, 'companyCheckUnavailable', RUNBOOK_ANCHORS.companyCheckUnavailable],
+    [METRICS.SecretsUnavailable, 'secretsUnavailable', RUNBOOK_ANCHORS.secretsUnavailable],
+    [METRICS.StorageUnavailable, 'storageUnavailable', RUNBOOK_ANCHORS.storageUnavailable],
+    [METRICS.UnexpectedError, 'lambdaErrors', RUNBOOK_ANCHORS.lambdaErrors],
+  ];
+
+  it.each(CONNECTOR_ALARMS)(
+    'watch %s as the handlers emit it (service and Environment dimensions, Sum) at the configured threshold',
+    (metricName, threshold, anchor) => {
+      for (const [name, c] of connectors()) {
+        const matching = alarms(c).filter(
+          (a) => a['Namespace'] === METRIC_NAMESPACE && a['MetricName'] === metricName,
+        );
+        expect(matching).toHaveLength(1);
+        expect(matching[0]).toMatchObject({
+          Statistic: 'Sum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          Threshold: c.config.alarmThresholds[threshold],
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        });
+        expect(sortedDimensions(matching[0]!)).toEqual([
+          { Name: 'Environment', Value: name },
+          { Name: 'service', Value: SERVICE_NAME },
+        ]);
+        expect(matching[0]!['AlarmDescription']).toContain(`Runbook: docs/runbook.md#${anchor}`);
+      }
+    },
+  );
+
+  it('page on any invalid_grant in 5 minutes by default', () => {
+    const invalidGrant = alarms(prod).find((a) => a['MetricName'] === METRICS.InvalidGrant);
+    expect(invalidGrant).toMatchObject({ Threshold: 1, Period: 300, Statistic: 'Sum' });
+  });
+
+  it.each(['Errors', 'Throttles'])('watch Lambda %s of each function', (metricName) => {
+    for (const [, c] of connectors()) {
+      const watched = alarms(c)
+        .filter((a) => a['Namespace'] === 'AWS/Lambda' && a['MetricName'] === metricName)
+        .map((a) => {
+          expect(a).toMatchObject({ Statistic: 'Sum', Threshold: 1 });
+          return nameOf(c, sortedDimensions(a)[0]!.Value);
+        })
+        .sort();
+      expect(watched).toEqual(['CallbackFunction.Ref', 'ConnectFunction.Ref', 'OutcomeFunction.Ref']);
+    }
+  });
+
+  it('watch 5xx answers of the HTTP API', () => {
+    for (const [, c] of connectors()) {
+      const apiId = logicalIdOf(c.stateless, c.stateless.api.httpApi);
+      const api5xx = alarms(c).filter(
+        (a) => a['Namespace'] === 'AWS/ApiGateway' && a['MetricName'] === '5xx',
+      );
+      expect(api5xx).toHaveLength(1);
+      expect(api5xx[0]).toMatchObject({
+        Statistic: 'Sum',
+        Dimensions: [{ Name: 'ApiId', Value: { Ref: apiId } }],
+      });
+    }
+  });
+
+  it.each([
+    ['ReadThrottleEvents', 'FlowTable'],
+    ['WriteThrottleEvents', 'FlowTable'],
+    ['ReadThrottleEvents', 'ConnectionTable'],
+    ['WriteThrottleEvents', 'ConnectionTable'],
+    ['SystemErrors', 'FlowTable'],
+    ['SystemErrors', 'ConnectionTable'],
+  ])('watch DynamoDB %s on the %s', (metricName, table) => {
+    for (const [, c] of connectors()) {
+      const watching = alarms(c).filter((a) =>
+        ((a['Metrics'] ?? []) as { MetricStat?: { Metric: Json } }[]).some((m) => {
+          const metric = m.MetricStat?.Metric;
+          if (metric === undefined || metric['MetricName'] !== metricName) return false;
+          const dims = metric['Dimensions'] as { Name: string; Value: unknown }[];
+          return dims.some((d) => d.Name === 'TableName' && nameOf(c, d.Value) === `${table}.Ref`);
+        }),
+      );
+      expect(watching).toHaveLength(1);
+    }
+  });
+
+  it('every alarm notifies the encrypted topic on alarm and on recovery, and ignores missing data', () => {
+    for (const [, c] of connectors()) {
+      const topicRef = { Ref: logicalIdOf(c.stateless, c.stateless.alarms.topic) };
+      const all = alarms(c);
+      expect(all).toHaveLength(11 + 2 * 3 + 1 + 2 * 2);
+      for (const alarm of all) {
+        expect(alarm).toMatchObject({
+          AlarmActions: [topicRef],
+          OKActions: [topicRef],
+          TreatMissingData: 'notBreaching',
+        });
+      }
+    }
+  });
+
+  it('every alarm description links to a runbook entry that exists and has a Logs Insights query', () => {
+    const sections = runbookSections();
+    for (const [, c] of connectors()) {
+      for (const alarm of alarms(c)) {
+        const link = /Runbook: docs\/runbook\.md#([a-z0-9-]+)$/.exec(alarm['AlarmDescription'] as string);
+        expect(link).not.toBeNull();
+        const section = sections.get(link![1]!);
+        expect(section).toBeDefined();
+        expect(section).toMatch(/```[\s\S]*\b(fields|filter|stats)\b[\s\S]*```/);
+      }
+    }
+  });
+
+  it('the topic is KMS encrypted, refuses non-TLS publishers, and accepts this account’s alarms', () => {
+    for (const [, c] of connectors()) {
+      c.statelessTemplate.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: {} });
+      const policy = propertiesOf(
+        Object.values(resourcesOfType(c.statelessTemplate, 'AWS::SNS::TopicPolicy'))[0]!,
+      );
+      const statements = (policy['PolicyDocument'] as { Statement: Json[] }).Statement;
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' } }),
+      );
+    }
+  });
+
+  it('subscribe the alarm email only when one is configured', () => {
+    staging.statelessTemplate.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: STAGING.alarmEmail,
+    });
+    prod.statelessTemplate.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('the dashboard', () => {
+  it('shows connects, callbacks by outcome, invalid_grant, exchange latency and errors', () => {
+    for (const [, c] of connectors()) {
+      const dashboards = Object.values(resourcesOfType(c.statelessTemplate, 'AWS::CloudWatch::Dashboard'));
+      expect(dashboards).toHaveLength(1);
+      const body = JSON.stringify(propertiesOf(dashboards[0]!)['DashboardBody']);
+      for (const metric of [
+        METRICS.ConnectStarted,
+        METRICS.CallbackConnected,
+        METRICS.CallbackReplayed,
+        METRICS.CallbackCancelled,
+        METRICS.CallbackRejected,
+        METRICS.InvalidGrant,
+        METRICS.TokenExchangeLatency,
+        METRICS.ConfigError,
+        METRICS.StorageUnavailable,
+      ]) {
+        expect(body).toContain(`\\"${metric}\\"`);
+      }
+      expect(body).toContain('Callbacks by outcome');
+      expect(body).toContain('Failed');
+    }
+  });
+});
