@@ -16,7 +16,7 @@ import { pageResponse } from '../lambdas/handlers/web/http-responses';
 import { CONNECT_PATH } from '../lambdas/handlers/web/paths';
 import type { HandlerName } from '../lambdas/routes';
 import { matchRoute } from '../lambdas/routes';
-import { createDocumentClient } from '../lambdas/adapters/dynamodb-flow-ledger';
+import { createDocumentClient } from '../lambdas/adapters/dynamodb-client';
 import type { DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
 import { connectorRuntime } from '../lambdas/handlers/connector-composition';
 import { renderSettingsOf } from '../lambdas/handlers/web/render';

@@ -3,12 +3,7 @@
  * checks expiry itself (TTL only cleans up, docs/design.md invariant 3), and every loser of a condition
  * gets the old item back in the same round trip (ReturnValuesOnConditionCheckFailure: ALL_OLD).
  */
-import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import {
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -34,13 +29,9 @@ import type {
   NewFlow,
 } from '../core/flow-ledger';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
+import { claimTransactItems, codeKey, entryVersusClaim, stateKey, toLedgerEntry } from './ledger-items';
 import { newConnectionUpdate } from './connection-item';
 import { storageError } from './dynamodb-errors';
-import {
-  DYNAMODB_ATTEMPT_TIMEOUT_MS,
-  DYNAMODB_CONNECTION_TIMEOUT_MS,
-  DYNAMODB_MAX_ATTEMPTS,
-} from '../core/time-budget';
 
 const PK = FLOW_TABLE.partitionKey;
 const REALM = CONNECTION_TABLE.partitionKey;
@@ -59,23 +50,6 @@ type StateStatus = 'PENDING' | 'CONSUMED' | 'CANCELLED';
  * "expired" rather than "unknown"; a used one is kept as long as the ledger (LEDGER_RETENTION_SECONDS).
  */
 const UNUSED_STATE_RETENTION_SECONDS = 24 * 60 * 60;
-
-/** Creates a document client with bounded retries and timeouts (G1, C4). */
-export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
-    // One call is then bounded by WRITE_WORST_MS (core/time-budget.ts): DynamoDB answers in
-    // milliseconds, and the callback plans its whole invocation around this bound.
-    maxAttempts: DYNAMODB_MAX_ATTEMPTS,
-    // throwOnRequestTimeout: without it the installed handler only warns, and a call is unbounded.
-    requestHandler: {
-      connectionTimeout: DYNAMODB_CONNECTION_TIMEOUT_MS,
-      requestTimeout: DYNAMODB_ATTEMPT_TIMEOUT_MS,
-      throwOnRequestTimeout: true,
-    },
-    ...config,
-  });
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
 
 export interface DynamoDbFlowLedgerOptions {
   readonly client: DynamoDBDocumentClient;
@@ -121,45 +95,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.flowTable,
-                  Key: { [PK]: stateKey(claim.stateHash) },
-                  ConditionExpression: `attribute_exists(${PK}) AND #status = :pending AND expiresAt > :now`,
-                  UpdateExpression:
-                    'SET #status = :consumed, codeHash = :codeHash, consumedAt = :now, #ttl = :ttl',
-                  ExpressionAttributeNames: { '#status': 'status', '#ttl': TTL },
-                  ExpressionAttributeValues: {
-                    ':pending': 'PENDING',
-                    ':consumed': 'CONSUMED',
-                    ':codeHash': claim.codeHash,
-                    ':now': claim.now,
-                    ':ttl': Math.ceil(claim.retainUntil / 1000),
-                  },
-                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-                },
-              },
-              {
-                Put: {
-                  TableName: this.flowTable,
-                  Item: {
-                    [PK]: codeKey(claim.codeHash),
-                    status: 'EXCHANGING' satisfies LedgerStatus,
-                    stateHash: claim.stateHash,
-                    realmId: claim.realmId,
-                    reference: claim.reference,
-                    claimedAt: claim.now,
-                    leaseUntil: claim.leaseUntil,
-                    [TTL]: Math.ceil(claim.retainUntil / 1000),
-                  },
-                  ConditionExpression: `attribute_not_exists(${PK})`,
-                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-                },
-              },
-            ],
-          }),
+          new TransactWriteCommand({ TransactItems: claimTransactItems(this.flowTable, claim) }),
         );
         return { kind: 'claimed' };
       } catch (error) {
@@ -351,28 +287,4 @@ export class DynamoDbFlowLedger implements FlowLedger {
       throw storageError(operation, error);
     }
   }
-}
-
-function stateKey(stateHash: string): string {
-  return `STATE#${stateHash}`;
-}
-function codeKey(codeHash: string): string {
-  return `CODE#${codeHash}`;
-}
-
-function entryVersusClaim(entry: LedgerEntry, claim: CodeClaim): ClaimResult {
-  return entry.stateHash === claim.stateHash ? { kind: 'replay', entry } : { kind: 'code-reused' };
-}
-
-function toLedgerEntry(item: Record<string, unknown>): LedgerEntry {
-  const key = String(item[PK]);
-  return {
-    codeHash: key.slice('CODE#'.length),
-    stateHash: String(item['stateHash']),
-    status: item['status'] as LedgerStatus,
-    leaseUntil: Number(item['leaseUntil']),
-    reference: String(item['reference']),
-    realmId: String(item['realmId']),
-    ...(typeof item['reason'] === 'string' ? { reason: item['reason'] as FailureReason } : {}),
-  };
 }

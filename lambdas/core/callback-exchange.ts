@@ -19,6 +19,7 @@ import { METRICS } from './telemetry-codes';
 import type { TokenFailureKind, TokenSet } from './token-endpoint';
 import { TokenEndpointError } from './token-endpoint';
 import { WRITE_WORST_MS } from './time-budget';
+import { writeWithRetry } from './write-retry';
 
 const STORE_ATTEMPTS = 3;
 /** The shortest company check worth making; the reserve before the exchange guarantees it fits. */
@@ -167,26 +168,25 @@ async function store(
   fields: Record<string, LogField>,
 ): Promise<FlowResult> {
   const { deps, runtime } = ctx;
-  let lastError: StorageUnavailableError | LeaseLostError | undefined;
-  for (
-    let attempt = 1;
-    attempt <= STORE_ATTEMPTS &&
-    (attempt === 1 || deps.clock() + WRITE_WORST_MS < ctx.deadline - WRITE_WORST_MS);
-    attempt++
-  ) {
-    try {
-      const written = await runtime.ledger.recordConnection(input.codeHash, connection);
-      return connected(ctx, { ...fields, storeAttempts: attempt, superseded: written === 'superseded' });
-    } catch (error) {
-      if (error instanceof LeaseLostError) {
-        lastError = error;
-        break;
-      }
-      if (!(error instanceof StorageUnavailableError)) throw error;
-      lastError = error;
-      if (attempt < STORE_ATTEMPTS) await deps.sleep(100 * 3 ** (attempt - 1));
-    }
+  const result = await writeWithRetry(
+    () => runtime.ledger.recordConnection(input.codeHash, connection),
+    (error): error is LeaseLostError => error instanceof LeaseLostError,
+    {
+      clock: deps.clock,
+      sleep: deps.sleep,
+      deadline: ctx.deadline,
+      reserveMs: WRITE_WORST_MS,
+      attempts: STORE_ATTEMPTS,
+    },
+  );
+  if (result.kind === 'written') {
+    return connected(ctx, {
+      ...fields,
+      storeAttempts: result.attempts,
+      superseded: result.value === 'superseded',
+    });
   }
+  const lastError = result.error;
   const reference = String(fields['reference']);
   const failure = {
     ...fields,

@@ -7,7 +7,7 @@ import { DEFAULT_APP_NAME, loadServiceConfig } from '../core/config';
 import { ConfigError } from '../core/errors';
 import type { BaseRuntime, FlowDependencies } from '../core/runtime';
 import { once } from '../core/runtime';
-import { createDocumentClient } from '../adapters/dynamodb-flow-ledger';
+import { createDocumentClient } from '../adapters/dynamodb-client';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import { SecretsManagerCredentialsSource } from '../adapters/secrets-manager-credentials';
 import type { RuntimeParts } from './composition';

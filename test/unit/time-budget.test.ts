@@ -4,7 +4,7 @@
  * browser at the end of a 25 s invocation.
  */
 import { Retry } from '@smithy/core/retry';
-import { createDocumentClient } from '../../lambdas/adapters/dynamodb-flow-ledger';
+import { createDocumentClient } from '../../lambdas/adapters/dynamodb-client';
 import {
   afterExchangeReserveMs,
   CALLBACK_TIMEOUT_SECONDS,

@@ -14,7 +14,8 @@ import {
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createDocumentClient, DynamoDbFlowLedger } from '../../../lambdas/adapters/dynamodb-flow-ledger';
+import { createDocumentClient } from '../../../lambdas/adapters/dynamodb-client';
+import { DynamoDbFlowLedger } from '../../../lambdas/adapters/dynamodb-flow-ledger';
 import { LeaseLostError, StorageUnavailableError } from '../../../lambdas/core/errors';
 import type { NewConnection } from '../../../lambdas/core/connection-store';
 import type { CodeClaim } from '../../../lambdas/core/flow-ledger';
