@@ -48,8 +48,8 @@ export class StatelessStack extends Stack {
       logRemovalPolicy,
     });
     // Derived from what is deployed, never typed by hand and never built from a request's Host header.
-    this.redirectUri = `${this.api.baseUrl}/callback`;
-    const connectUrl = `${this.api.baseUrl}/connect`;
+    this.redirectUri = `${this.api.baseUrl}${ROUTES.callback.path}`;
+    const connectUrl = `${this.api.baseUrl}${ROUTES.connect.path}`;
 
     // The same variables for every function, so each validates one configuration shape at start-up.
     // No credential among them: the functions read the secret at run time (docs/security.md F3).

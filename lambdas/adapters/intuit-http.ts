@@ -14,6 +14,9 @@ export function createIntuitHttp(): AxiosInstance {
   return axios.create({
     maxRedirects: 0,
     proxy: false,
+    // A token response or CompanyInfo is a few KiB; a proxy or a misbehaving endpoint must not
+    // stream megabytes into a 256 MB function before the timeout.
+    maxContentLength: 64 * 1024,
     // Parse JSON ourselves: a body that is not JSON is a classified failure, not an exception.
     responseType: 'text',
     transformResponse: [(data: unknown) => data],

@@ -6,7 +6,7 @@
  * in this process and expire unused.
  */
 import type { CallbackContext, ClaimedCode } from './callback-outcomes';
-import { IN_FLIGHT, outcomeResult, recordFailureBestEffort } from './callback-outcomes';
+import { IN_FLIGHT, outcomeOf, outcomeResult, recordFailureBestEffort } from './callback-outcomes';
 import type { CompanyCheck } from './company-info';
 import { LeaseLostError, StorageUnavailableError } from './errors';
 import { hashPrefix } from './flow-identifiers';
@@ -18,10 +18,12 @@ import type { LogCode } from './telemetry-codes';
 import { METRICS } from './telemetry-codes';
 import type { TokenFailureKind, TokenSet } from './token-endpoint';
 import { TokenEndpointError } from './token-endpoint';
-import { WRITE_WORST_MS } from './time-budget';
+import { STORE_WRITES_RESERVED, WRITE_WORST_MS } from './time-budget';
 import { writeWithRetry } from './write-retry';
 
 const STORE_ATTEMPTS = 3;
+/** What must still fit after the company check: the token store's writes and a failure record. */
+const STORE_RESERVE_MS = STORE_WRITES_RESERVED * WRITE_WORST_MS;
 /** The shortest company check worth making; the reserve before the exchange guarantees it fits. */
 const MIN_COMPANY_CHECK_MS = 500;
 
@@ -83,22 +85,22 @@ export async function exchange(
     });
     // Keys rotated in Intuit's portal must work at once, not after the secret's cache expires.
     if (failure.kind === 'invalid_client') runtime.credentials.invalidate();
-    await recordFailureBestEffort(ctx, input.codeHash, spec.status, spec.reason, diagnostics);
-    return outcomeResult(ctx, 'failed', reference);
+    return failureOutcome(ctx, input, spec.status, spec.reason, reference, diagnostics);
   }
-  const exchangeMs = deps.clock() - startedAt;
+  // The grant's time is when Intuit answered, not after the check: D5 orders grants by it.
+  const receivedAt = deps.clock();
+  const exchangeMs = receivedAt - startedAt;
   deps.telemetry.timing(METRICS.TokenExchangeLatency, exchangeMs);
   const exchanged = { ...diagnostics, exchangeMs, intuitTid };
 
   // B6: nothing is stored until the new token has opened the company the URL names.
   const checkTimeoutMs = Math.max(
     MIN_COMPANY_CHECK_MS,
-    Math.min(config.companyCheckTimeoutMs, ctx.deadline - deps.clock() - 2 * WRITE_WORST_MS),
+    Math.min(config.companyCheckTimeoutMs, ctx.deadline - deps.clock() - STORE_RESERVE_MS),
   );
   const check = await runtime.companyInfo.checkCompany(input.realmId, tokens.accessToken, checkTimeoutMs);
   if (check.kind !== 'verified') return companyNotVerified(ctx, input, check, exchanged);
 
-  const receivedAt = deps.clock();
   const connection: NewConnection = {
     realmId: input.realmId,
     accessToken: tokens.accessToken,
@@ -136,8 +138,7 @@ async function companyNotVerified(
       code: 'REALM_MISMATCH',
       fields,
     });
-    await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_mismatch', exchanged);
-    return outcomeResult(ctx, 'failed', reference);
+    return failureOutcome(ctx, input, 'FAILED', 'realm_mismatch', reference, exchanged);
   }
   if (check.kind === 'misconfigured') {
     telemetry.record({
@@ -153,8 +154,31 @@ async function companyNotVerified(
       fields,
     });
   }
-  await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'realm_unverified', exchanged);
-  return outcomeResult(ctx, 'unverified', reference);
+  return failureOutcome(ctx, input, 'FAILED', 'realm_unverified', reference, exchanged);
+}
+
+/**
+ * Records a failure and answers what the ledger now says, so the first answer and every replay
+ * agree: the failure written, or the outcome another writer recorded first. When DynamoDB did not
+ * answer, nothing was stored either way, and the lease will expire into UNKNOWN (G3): "failed".
+ */
+async function failureOutcome(
+  ctx: CallbackContext,
+  input: ClaimedCode,
+  status: 'FAILED' | 'UNKNOWN',
+  reason: FailureReason,
+  reference: string,
+  fields: Record<string, LogField>,
+): Promise<FlowResult> {
+  const recorded = await recordFailureBestEffort(ctx, input.codeHash, status, reason, fields);
+  if (recorded === undefined) return outcomeResult(ctx, 'failed', reference);
+  if (recorded === 'CONNECTED') return outcomeResult(ctx, 'connected', reference, input.realmId);
+  // Ours, or an UNKNOWN a replay recorded when the lease passed: its reason is not ours then.
+  return outcomeResult(
+    ctx,
+    outcomeOf({ status: recorded, reason: recorded === status ? reason : 'lease_expired' }),
+    reference,
+  );
 }
 
 /**

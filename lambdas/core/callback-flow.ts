@@ -35,7 +35,7 @@ export interface CallbackRequest {
 }
 
 /** Without an invocation deadline: time beyond the exchange's own budget to record the outcome. */
-const LEASE_MARGIN_MS = 10_000;
+const LEASE_MARGIN_MS = 5_000;
 
 export async function handleCallback(
   request: CallbackRequest,
@@ -108,10 +108,9 @@ export async function handleCallback(
 }
 
 /**
- * A2/B1: no cookie for this state. A finished code under this very state is a replay (the browser
- * dropped the cookie, or the flow's cookie was expired on its outcome): answer it from the ledger,
- * which one read decides and nothing changes. Anything else is another browser's flow: refuse it
- * without consuming the state.
+ * A2/B1: no cookie for this state. A code already claimed under this very state is a replay (the
+ * browser dropped the cookie, or the flow's cookie was expired on its outcome): answer it from the
+ * ledger. Anything else is another browser's flow: refuse it without consuming the state.
  */
 async function answerWithoutCookie(
   ctx: CallbackContext,
@@ -120,10 +119,14 @@ async function answerWithoutCookie(
 ): Promise<FlowResult> {
   const entry = await ctx.runtime.ledger.readEntry(codeHash);
   const base = { codeHashPrefix: hashPrefix(codeHash), cookieless: true };
-  if (entry !== undefined && entry.stateHash === stateHash && entry.status !== 'EXCHANGING') {
-    return answerFinished(ctx, entry, base);
-  }
-  return refuseForeignBrowser(ctx, base);
+  if (entry === undefined || entry.stateHash !== stateHash) return refuseForeignBrowser(ctx, base);
+  // Whoever holds the URL learns the outcome, nothing more: the app is not told the realmId on
+  // the word of a browser that did not start the flow.
+  const anonymous: CallbackContext = { ...ctx, anonymous: true };
+  // Still in flight: wait for it like any duplicate; a lease that passed becomes UNKNOWN (G3),
+  // which any caller may record, since it decides nothing new.
+  if (entry.status === 'EXCHANGING') return answerReplay(anonymous, entry, base);
+  return answerFinished(anonymous, entry, base);
 }
 
 function refuseForeignBrowser(ctx: CallbackContext, fields: Record<string, string | boolean>): FlowResult {

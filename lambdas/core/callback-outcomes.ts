@@ -18,6 +18,8 @@ export interface CallbackContext {
   readonly deadline: number;
   /** The state whose cookie the browser sent: its outcomes expire that cookie. */
   readonly forgetFlowState?: string;
+  /** A browser without the flow's cookie: its outcomes carry no realmId to the app. */
+  readonly anonymous?: boolean;
 }
 
 /** What the exchange needs about the claimed code. */
@@ -47,7 +49,7 @@ export function outcomeResult(
     kind: 'outcome',
     outcome,
     ...(reference !== undefined ? { reference } : {}),
-    ...(realmId !== undefined ? { realmId } : {}),
+    ...(realmId !== undefined && ctx.anonymous !== true ? { realmId } : {}),
     ...(ctx.forgetFlowState !== undefined ? { forgetFlowState: ctx.forgetFlowState } : {}),
   };
 }

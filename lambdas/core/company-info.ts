@@ -73,9 +73,11 @@ export function classifyCompanyInfo(
   }
   const faultCode = intuitFaultCode(body);
   const details = { status, ...tid, ...(faultCode !== undefined ? { faultCode } : {}) };
+  // Intuit writes the same code with and without leading zeros (003200 and 3200): compare numbers.
+  const fault = faultCode !== undefined ? Number(faultCode) : undefined;
   // Wrong cluster first: it is a configuration problem whatever status carries it.
-  if (faultCode === WRONG_CLUSTER_FAULT || status === 401) return { kind: 'misconfigured', ...details };
-  if (status === 403 && faultCode === REALM_MISMATCH_FAULT) return { kind: 'mismatch', ...details };
+  if (fault === Number(WRONG_CLUSTER_FAULT) || status === 401) return { kind: 'misconfigured', ...details };
+  if (status === 403 && fault === Number(REALM_MISMATCH_FAULT)) return { kind: 'mismatch', ...details };
   return { kind: 'unavailable', ...details };
 }
 

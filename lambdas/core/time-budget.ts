@@ -3,12 +3,13 @@
  * with the CDK configuration that sizes the callback function, so the three cannot disagree.
  *
  * The callback must answer inside API Gateway's 29 s integration limit, whatever DynamoDB and
- * Intuit do: one claim, one token request, one CompanyInfo request, one token write and, if that
- * write does not land, one write that records the failure, plus time to answer.
+ * Intuit do: one claim, one token request, one CompanyInfo request, the token write (two calls
+ * when a newer grant is already stored) and, if it does not land, one write that records the
+ * failure, plus time to answer.
  */
 
-/** The callback function's timeout, inside API Gateway's 29 s. */
-export const CALLBACK_TIMEOUT_SECONDS = 25;
+/** The callback function's timeout; API Gateway's integration waits one second more, 29 s at most. */
+export const CALLBACK_TIMEOUT_SECONDS = 28;
 
 /** Attempts per DynamoDB call (the SDK's maxAttempts): one retry, then a "try again" page (G1). */
 export const DYNAMODB_MAX_ATTEMPTS = 2;
@@ -38,9 +39,15 @@ export const MIN_TOKEN_REQUEST_MS = 1_000;
 /** Time kept for the answer to get out after the last step. */
 export const ANSWER_RESERVE_MS = 1_000;
 
-/** Time that must follow a successful exchange: the company check, a token write, and recording a failure. */
+/**
+ * DynamoDB calls that may follow the company check: the token write, the update that marks the
+ * code CONNECTED when a newer grant was already stored (D5), and recording a failure.
+ */
+export const STORE_WRITES_RESERVED = 3;
+
+/** Time that must follow a successful exchange: the company check and those writes. */
 export function afterExchangeReserveMs(companyCheckTimeoutMs: number): number {
-  return companyCheckTimeoutMs + 2 * WRITE_WORST_MS;
+  return companyCheckTimeoutMs + STORE_WRITES_RESERVED * WRITE_WORST_MS;
 }
 
 /** Time the callback needs besides the token request: the claim, what follows, the answer. */

@@ -38,8 +38,8 @@ import { axeViolations, inspectStructure, saveScreenshot } from './support/page-
 // a bare "Exceeded timeout" for the whole test.
 jest.setTimeout(120_000);
 
-const TOKEN_REQUEST_TIMEOUT_MS = 9_000;
-const SLOW_INTUIT_MS = 8_000;
+const TOKEN_REQUEST_TIMEOUT_MS = 8_000;
+const SLOW_INTUIT_MS = 6_000;
 
 let output: CapturedOutput;
 let browser: Browser;
@@ -395,7 +395,7 @@ const REACHABLE_PAGES: readonly ReachablePage[] = [
     heading: HEADING.finishing,
     controls: [],
     reach: async (page) => {
-      // The first tab's exchange waits 8 s on Intuit; a duplicate waits 3 s for it (the default
+      // The first tab's exchange waits 6 s on Intuit; a duplicate waits 3 s for it (the default
       // in-flight wait), then gets the finishing page. Its self-refresh is cancelled while the
       // checks run; then the page is reloaded, and both tabs converge on the Connected page.
       stack.emulator.setFault({ mode: 'latency', latencyMs: SLOW_INTUIT_MS, times: 1 });

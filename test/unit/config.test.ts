@@ -90,7 +90,7 @@ describe('loadServiceConfig', () => {
         /QBO_REDIRECT_URI must use https/,
         /QBO_SCOPES has an invalid scope "bad\/scope"/,
         /FLOW_TTL_SECONDS must be an integer between 60 and 3600, got "soon"/,
-        /TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 9000, got "99"/,
+        /TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 8000, got "99"/,
         /QBO_TOKEN_ENDPOINT must be an https URL/,
         /APP_RETURN_URL must be an absolute http\(s\) URL/,
         /APP_ENV is not set/,
@@ -203,7 +203,7 @@ describe('loadServiceConfig', () => {
       ['FLOW_TTL_SECONDS', '3601'],
       ['FLOW_TTL_SECONDS', ' '],
       ['TOKEN_REQUEST_TIMEOUT_MS', '99'],
-      ['TOKEN_REQUEST_TIMEOUT_MS', '9001'],
+      ['TOKEN_REQUEST_TIMEOUT_MS', '8001'],
       ['COMPANY_CHECK_TIMEOUT_MS', '499'],
       ['COMPANY_CHECK_TIMEOUT_MS', '5001'],
       ['TOKEN_REQUEST_TIMEOUT_MS', 'NaN'],
@@ -217,9 +217,9 @@ describe('loadServiceConfig', () => {
     });
 
     it('accepts the bounds', () => {
-      expect(load({ FLOW_TTL_SECONDS: '60', TOKEN_REQUEST_TIMEOUT_MS: '9000' })).toMatchObject({
+      expect(load({ FLOW_TTL_SECONDS: '60', TOKEN_REQUEST_TIMEOUT_MS: '8000' })).toMatchObject({
         flowTtlSeconds: 60,
-        tokenRequestTimeoutMs: 9000,
+        tokenRequestTimeoutMs: 8000,
       });
       expect(load({ FLOW_TTL_SECONDS: '3600', TOKEN_REQUEST_TIMEOUT_MS: '1000' })).toMatchObject({
         flowTtlSeconds: 3600,
@@ -227,14 +227,14 @@ describe('loadServiceConfig', () => {
       });
     });
 
-    it('C4: a longer company check leaves less time for the token request, so the callback still fits 25 s', () => {
-      expect(load({ COMPANY_CHECK_TIMEOUT_MS: '500', TOKEN_REQUEST_TIMEOUT_MS: '11500' })).toMatchObject({
+    it('C4: a longer company check leaves less time for the token request, so the callback still fits 28 s', () => {
+      expect(load({ COMPANY_CHECK_TIMEOUT_MS: '500', TOKEN_REQUEST_TIMEOUT_MS: '10500' })).toMatchObject({
         companyCheckTimeoutMs: 500,
-        tokenRequestTimeoutMs: 11500,
+        tokenRequestTimeoutMs: 10500,
       });
       expect(
         problemsOf(() => load({ COMPANY_CHECK_TIMEOUT_MS: '5000', TOKEN_REQUEST_TIMEOUT_MS: '8000' })),
-      ).toEqual(['TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 7000, got "8000"']);
+      ).toEqual(['TOKEN_REQUEST_TIMEOUT_MS must be an integer between 1000 and 6000, got "8000"']);
     });
   });
 

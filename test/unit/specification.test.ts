@@ -3,7 +3,7 @@
  * "invariant 5". A citation of an ID or invariant the documents do not define points at nothing, so
  * this test reads the sources and the documents and fails on any such dangling citation.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -87,6 +87,25 @@ function readDocument(name: string): string {
   return readFileSync(join(ROOT, 'docs', name), 'utf8');
 }
 
+/** Every document of docs/, by name. */
+function documentNames(): string[] {
+  return readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md'));
+}
+
+/**
+ * A test file as the documents cite it: from the repository root (`test/unit/x.test.ts`) or, as the
+ * checklist's "Proved by" lines do, relative to `test/` (`infra/data.test.ts`,
+ * `contract/connection-store.contract.ts`). A path inside another one (`foo/unit/x.ts`) is not one.
+ */
+const TEST_PATH = /(?<![\w./-])((?:test\/)?(?:unit|integration|infra|e2e|contract|support)\/[\w./-]*\.ts)\b/g;
+
+/** Every test file path cited in `text`, as a path from the repository root. */
+function citedTestPaths(text: string): string[] {
+  return [...text.matchAll(TEST_PATH)].map(([, path = '']) =>
+    path.startsWith('test/') ? path : `test/${path}`,
+  );
+}
+
 /** IDs the checklist defines, in order: each entry starts with its ID in bold, "- **C4** …". */
 function definedSecurityIds(): string[] {
   return [...readDocument('security.md').matchAll(/^- \*\*([A-Z][1-9][0-9]?)\*\*/gm)].map((m) => m[1] ?? '');
@@ -148,6 +167,20 @@ describe('the citation patterns', () => {
     expect(citedSecurityIds(text)).toEqual([]);
   });
 
+  it('find test file paths in both forms the documents use, and nothing else', () => {
+    const text = [
+      '_Proved by:_ `infra/data.test.ts` ("D1"); `unit/adapters/intuit-token-client.test.ts`;',
+      'fails (`test/unit/specification.test.ts`) and `contract/connection-store.contract.ts`,',
+      'but not `lambdas/core/time-budget.ts`, `lib/unit/x.ts`, test/infra/ or e2e/browser.test',
+    ].join('\n');
+    expect(citedTestPaths(text)).toEqual([
+      'test/infra/data.test.ts',
+      'test/unit/adapters/intuit-token-client.test.ts',
+      'test/unit/specification.test.ts',
+      'test/contract/connection-store.contract.ts',
+    ]);
+  });
+
   it('find invariant numbers alone, in lists and in lists that wrap', () => {
     const text =
       '(docs/design.md invariants 1, 2, 5) and Invariant 6, invariants 3 and 4, invariants 7,\n * 8';
@@ -185,5 +218,40 @@ describe('docs/design.md', () => {
     expect(
       found.filter((c) => !defined.has(Number(c.cited)) || Number(c.cited) < 1 || Number(c.cited) > 9),
     ).toEqual([]);
+  });
+});
+
+describe('docs/*.md', () => {
+  it('cite only test files that exist', () => {
+    const cited = documentNames().flatMap((name) =>
+      citedTestPaths(readDocument(name)).map((path) => ({ document: `docs/${name}`, path })),
+    );
+    // The checklist alone cites dozens; finding none would mean the pattern went blind.
+    expect(cited.length).toBeGreaterThan(50);
+    expect(cited.filter(({ path }) => !existsSync(join(ROOT, path)))).toEqual([]);
+  });
+});
+
+describe('section citations', () => {
+  it('name a heading that the cited document has', () => {
+    // `docs/design.md "The callback as a state machine"`: a comment pointing a reader at a section.
+    const form = /\b([a-z]+\.md) "([^"\n]+)"/g;
+    const headings = new Map(
+      documentNames().map((name) => [
+        name,
+        new Set([...readDocument(name).matchAll(/^#+ (.+)$/gm)].map((m) => m[1] ?? '')),
+      ]),
+    );
+    const found = sourceFiles().flatMap((path) =>
+      [...readFileSync(path, 'utf8').matchAll(form)].map(([, document = '', heading = '']) => ({
+        file: relative(ROOT, path),
+        document,
+        heading,
+      })),
+    );
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.filter(({ document, heading }) => headings.get(document)?.has(heading) !== true)).toEqual(
+      [],
+    );
   });
 });

@@ -98,7 +98,7 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
         title: 'Please try again',
         heading: 'We could not confirm your QuickBooks company',
         paragraphs: [
-          'QuickBooks did not answer while we were confirming which company you chose, so nothing was saved.',
+          'We could not confirm with QuickBooks which company you chose, so nothing was saved.',
           'Please try again in a moment. If it keeps happening, contact support and quote the reference below.',
         ],
         action: { href: ctx.connectPath, label: 'Try again' },

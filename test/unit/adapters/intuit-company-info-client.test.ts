@@ -147,6 +147,13 @@ describe('IntuitCompanyInfoClient.checkCompany', () => {
       });
     });
 
+    it('refuses a body larger than any CompanyInfo answer instead of reading it all', async () => {
+      const { client } = await serve(json(200, { CompanyInfo: { CompanyName: 'x'.repeat(100 * 1024) } }));
+      await expect(client.checkCompany(REALM_ID, ACCESS_TOKEN, 2000)).resolves.toMatchObject({
+        kind: 'unavailable',
+      });
+    });
+
     it('F2: what it returns never holds the access token', async () => {
       const answers = await Promise.all([
         serve(json(403, MISMATCH_FAULT)).then(({ client }) =>
@@ -165,6 +172,15 @@ describe('intuitFaultCode', () => {
     expect(intuitFaultCode(AUTHENTICATION_FAULT)).toBe('3200');
     expect(intuitFaultCode({ Fault: { Error: [{ code: '<script>' }] } })).toBeUndefined();
     expect(intuitFaultCode('not json')).toBeUndefined();
+  });
+
+  it('B6: reads fault codes as numbers, with or without leading zeros', () => {
+    expect(classifyCompanyInfo(403, { Fault: { Error: [{ code: '3100' }] } }, undefined)).toMatchObject({
+      kind: 'mismatch',
+    });
+    expect(classifyCompanyInfo(403, { Fault: { Error: [{ code: '7001' }] } }, undefined)).toMatchObject({
+      kind: 'misconfigured',
+    });
   });
 
   it('classifies a 403 without any fault body as unverified rather than a mismatch', () => {
