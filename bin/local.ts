@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       // Until start-up is done the server answers 503 and the redirect URI is not settled yet.
       const redirectUri = stack?.config.redirectUri;
       if (redirectUri === undefined || !(request.url ?? '').startsWith(CONNECT_PATH)) return;
+      // The server sends such a browser to the right host; the line says why it happened.
       const warning = hostMismatchWarning(redirectUri, request.headers.host);
       if (warning !== undefined) console.error(warning);
     },

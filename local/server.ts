@@ -191,6 +191,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         outcome: createOutcomeHandler(telemetry, pages),
       },
       pages,
+      redirectUri: config.redirectUri,
     };
 
     return {
@@ -211,6 +212,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 interface Routes {
   readonly handlers: Readonly<Record<HandlerName, ApiHandler>>;
   readonly pages: PageSettings;
+  /** Where Intuit sends the browser back: a flow must start on the same host. */
+  readonly redirectUri: string;
 }
 
 /** The routes of the registry (lambdas/routes.ts), as API Gateway routes them. */
@@ -223,6 +226,14 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   const matched = matchRoute(rawPath);
   // Like API Gateway: drain the body so the socket stays usable.
   req.resume();
+  const sameHost = sameHostAs(routes.redirectUri, req.headers.host);
+  if (matched?.name === 'connect' && sameHost === false) {
+    // The browser keeps the flow cookie per host name: a flow started on 127.0.0.1 would come back
+    // to localhost without it. Start it on the redirect URI's host instead (local runs only).
+    const target = `${new URL(routes.redirectUri).origin}${rawUrl}`;
+    res.writeHead(307, { Location: target, 'Cache-Control': 'no-store', 'Content-Length': '0' }).end();
+    return;
+  }
   let result: APIGatewayProxyStructuredResultV2;
   if (matched === undefined) {
     result = toApiGatewayResult(
@@ -334,6 +345,16 @@ function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResul
   headers['Content-Length'] = String(Buffer.byteLength(body));
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(body);
+}
+
+/** Whether a Host header names the redirect URI's host; undefined when it cannot tell. */
+function sameHostAs(redirectUri: string, hostHeader: string | undefined): boolean | undefined {
+  if (hostHeader === undefined) return undefined;
+  try {
+    return new URL(`http://${hostHeader}`).hostname === new URL(redirectUri).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeDecode(value: string): string {

@@ -261,6 +261,7 @@ export function hostMismatchWarning(redirectUri: string, hostHeader: string | un
   if (requested.hostname === redirect.hostname) return undefined;
   return (
     `Warning: /connect was opened at ${requested.hostname} but the redirect URI is on ${redirect.hostname}: ` +
-    `the browser will not send the flow cookie back to the callback; open ${redirect.origin}/connect instead`
+    `the browser would not send the flow cookie back to the callback, so it was sent to ${redirect.origin}/connect; ` +
+    'open that address directly'
   );
 }

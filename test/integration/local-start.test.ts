@@ -263,22 +263,31 @@ describe('given a flow opened at 127.0.0.1 while the redirect URI says localhost
     try {
       const url = new URL(await readyUrl(output));
       // The Host header a browser sends for http://127.0.0.1:<port>/connect.
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = request(
-          { host: 'localhost', port: url.port, path: '/connect', headers: { host: `127.0.0.1:${url.port}` } },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        );
-        req.once('error', reject);
-        req.end();
-      });
-      expect(status).toBe(302);
+      const answer = await new Promise<{ status: number; location: string | undefined }>(
+        (resolve, reject) => {
+          const req = request(
+            {
+              host: 'localhost',
+              port: url.port,
+              path: '/connect?x=1',
+              headers: { host: `127.0.0.1:${url.port}` },
+            },
+            (res) => {
+              res.resume();
+              resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+            },
+          );
+          req.once('error', reject);
+          req.end();
+        },
+      );
+      // Sent to the redirect URI's host, where the flow cookie will come back to the callback.
+      expect(answer).toEqual({ status: 307, location: `http://localhost:${url.port}/connect?x=1` });
       await waitFor('the warning', () => stderr().includes('Warning:'));
       expect(stderr()).toContain(
-        `Warning: /connect was opened at 127.0.0.1 but the redirect URI is on localhost: the browser will not ` +
-          `send the flow cookie back to the callback; open http://localhost:${url.port}/connect instead`,
+        `Warning: /connect was opened at 127.0.0.1 but the redirect URI is on localhost: the browser would not ` +
+          `send the flow cookie back to the callback, so it was sent to http://localhost:${url.port}/connect; ` +
+          'open that address directly',
       );
     } finally {
       child.kill('SIGINT');

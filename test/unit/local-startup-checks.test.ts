@@ -155,14 +155,15 @@ describe('describePortInUse', () => {
 describe('hostMismatchWarning', () => {
   it('warns when /connect is opened at 127.0.0.1 and the redirect URI says localhost', () => {
     expect(hostMismatchWarning('http://localhost:3000/callback', '127.0.0.1:3000')).toBe(
-      'Warning: /connect was opened at 127.0.0.1 but the redirect URI is on localhost: the browser will ' +
-        'not send the flow cookie back to the callback; open http://localhost:3000/connect instead',
+      'Warning: /connect was opened at 127.0.0.1 but the redirect URI is on localhost: the browser would ' +
+        'not send the flow cookie back to the callback, so it was sent to http://localhost:3000/connect; ' +
+        'open that address directly',
     );
   });
 
   it('warns when the flow starts on localhost but the redirect URI is an https tunnel', () => {
     expect(hostMismatchWarning('https://tunnel.example.com/callback', 'localhost:3000')).toMatch(
-      /open https:\/\/tunnel\.example\.com\/connect instead$/,
+      /so it was sent to https:\/\/tunnel\.example\.com\/connect; open that address directly$/,
     );
   });
 
