@@ -254,10 +254,7 @@ describe('given a duplicate finds the lease passed and DynamoDB does not answer 
   it('G3: answers the finishing page rather than an outcome the ledger may contradict', async () => {
     const h = new FlowHarness({ script: [{ kind: 'hang' }], inFlightWaitMs: 0 });
     const flow = await h.startFlow();
-    void h.callback(flow);
-    await new Promise((resolve) => setImmediate(resolve));
-    const entry = h.ledger.entries.get(sha256Hex(flow.code));
-    h.clock.advance((entry?.leaseUntil ?? 0) - h.clock.now());
+    await h.crashMidExchange(flow);
     h.ledger.failNext('recordFailure', 1, () => throttled('recordFailure'));
 
     const replay = await h.callback(flow);
@@ -363,13 +360,7 @@ describe('given Secrets Manager is throttled or unavailable (G5)', () => {
     const h = new FlowHarness();
     const flow = await h.startFlow();
     const credentials = unavailable();
-    h.runtime = () => ({
-      config: h.config,
-      credentials,
-      ledger: h.ledger,
-      tokenEndpoint: h.tokenEndpoint,
-      companyInfo: h.companyInfo,
-    });
+    h.useCredentials(credentials);
 
     const response = await h.callback(flow);
 
@@ -384,13 +375,7 @@ describe('given Secrets Manager is throttled or unavailable (G5)', () => {
   it('G5: /connect answers "try again" with SecretsUnavailable and starts no flow', async () => {
     const h = new FlowHarness();
     const credentials = unavailable();
-    h.runtime = () => ({
-      config: h.config,
-      credentials,
-      ledger: h.ledger,
-      tokenEndpoint: h.tokenEndpoint,
-      companyInfo: h.companyInfo,
-    });
+    h.useCredentials(credentials);
 
     const response = await connectRoute({ method: 'GET' }, h.deps);
 
@@ -444,10 +429,7 @@ describe('review findings, pinned', () => {
   it('G3: a cookieless replay of an exchange whose lease passed records UNKNOWN and lands on the failed page', async () => {
     const h = new FlowHarness({ script: [{ kind: 'hang' }], inFlightWaitMs: 0 });
     const flow = await h.startFlow();
-    void h.callback(flow);
-    await new Promise((resolve) => setImmediate(resolve));
-    const entry = h.ledger.entries.get(sha256Hex(flow.code));
-    h.clock.advance((entry?.leaseUntil ?? 0) - h.clock.now());
+    await h.crashMidExchange(flow);
 
     const replay = await h.callback(flow, { cookies: [] });
 

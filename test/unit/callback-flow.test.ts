@@ -744,13 +744,7 @@ describe('handleCallback', () => {
       const credentials = new FakeCredentials(() => {
         throw new ConfigError(['secret quickbooks/dev still holds the placeholder clientId']);
       });
-      h.runtime = () => ({
-        config: h.config,
-        credentials,
-        ledger: h.ledger,
-        tokenEndpoint: h.tokenEndpoint,
-        companyInfo: h.companyInfo,
-      });
+      h.useCredentials(credentials);
 
       const response = await h.callback(flow);
 

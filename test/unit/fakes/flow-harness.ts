@@ -68,6 +68,28 @@ export class FlowHarness {
     };
   }
 
+  /** Runs the flows on other credentials (unusable, unavailable), everything else unchanged. */
+  useCredentials(credentials: ConnectorRuntime['credentials']): void {
+    this.runtime = () => ({
+      config: this.config,
+      credentials,
+      ledger: this.ledger,
+      tokenEndpoint: this.tokenEndpoint,
+      companyInfo: this.companyInfo,
+    });
+  }
+
+  /**
+   * Starts a callback whose exchange never answers (the claimant "crashed"), then moves the clock
+   * to the moment its lease passes. The script must make the exchange hang.
+   */
+  async crashMidExchange(flow: StartedFlow): Promise<void> {
+    void this.callback(flow);
+    await new Promise((resolve) => setImmediate(resolve));
+    const entry = this.ledger.entries.get(sha256Hex(flow.code));
+    this.clock.advance((entry?.leaseUntil ?? 0) - this.clock.now());
+  }
+
   /** A flow as /connect would have stored it, with a fresh authorization code from Intuit. */
   async startFlow(ttlSeconds = this.config.flowTtlSeconds): Promise<StartedFlow> {
     const state = newState();
