@@ -71,13 +71,15 @@ describe('doctor --local against a running local stack', () => {
     for (const check of report.checks.filter((c) => c.status === 'skip')) expect(check.detail).not.toBe('');
   });
 
-  it('a flow opened at 127.0.0.1 fails the redirect URI check and says which URL to open', async () => {
+  it('a flow opened at 127.0.0.1 is sent on to localhost by npm start; the check says so and which URL to open', async () => {
     const url = stack.url.replace('localhost', '127.0.0.1');
     const report = await runLocalDoctor({ url, env: {}, intuit: httpIntuitAccess(), probe: false });
+    expect(report.checks.find((c) => c.id === 'connector')?.status).toBe('pass');
     expect(report.checks.find((c) => c.id === 'redirect-uri')).toMatchObject({
-      status: 'fail',
-      detail: 'flows opened at 127.0.0.1 come back to localhost: the browser will not send the flow cookie',
-      fix: `open ${stack.url}/connect instead`,
+      status: 'pass',
+      detail:
+        `${stack.url}/callback; flows opened at 127.0.0.1 are sent on to localhost first, where the flow ` +
+        `cookie comes back: open ${stack.url}/connect directly`,
     });
   });
 
