@@ -644,6 +644,11 @@ function printWarmUp(warmup: WarmUp): void {
   );
 }
 
+/** The phase table: counts, latencies, requests, CPU and answers per row (numeric columns right-aligned). */
+function latencyTable(rows: string[][]): string {
+  return table(LATENCY_HEADERS, rows, [1, 3, 4, 5, 6, 7, 8, 9, 10]);
+}
+
 function printFirstCallbacks(results: Map<SystemName, PhaseResult>, parameters: LoadParameters): void {
   heading(
     `4. Phase A: first callbacks, ${parameters.flows} flows per system in ${parameters.rounds} alternating blocks, C=${parameters.concurrency}`,
@@ -654,13 +659,7 @@ function printFirstCallbacks(results: Map<SystemName, PhaseResult>, parameters: 
       'naive: exchange with axios, then one PutItem. Every flow connects its own company.',
   );
   log();
-  log(
-    table(
-      LATENCY_HEADERS,
-      [...results.values()].map((r) => latencyRow(r)),
-      [1, 3, 4, 5, 6, 7, 8, 9, 10],
-    ),
-  );
+  log(latencyTable([...results.values()].map((r) => latencyRow(r))));
   log();
   const connector = results.get('connector')!;
   const control = results.get('control')!;
@@ -756,14 +755,10 @@ function printReplays(replays: Replays, parameters: LoadParameters): void {
   );
   log();
   log(
-    table(
-      LATENCY_HEADERS,
-      [
-        latencyRow(replays.warm, 'connector, connections opened before'),
-        latencyRow(replays.cold, 'connector, connections opened during the phase'),
-      ],
-      [1, 3, 4, 5, 6, 7, 8, 9, 10],
-    ),
+    latencyTable([
+      latencyRow(replays.warm, 'connector, connections opened before'),
+      latencyRow(replays.cold, 'connector, connections opened during the phase'),
+    ]),
   );
   log();
   log(
@@ -851,13 +846,7 @@ function printBursts(
     'As a double-click, a reload or a second tab would. The connector lets one exchange and makes the rest wait for its outcome (polling the ledger every 200 ms); the naive handler sends every duplicate to Intuit, which answers invalid_grant and revokes the tokens the first exchange issued.',
   );
   log();
-  log(
-    table(
-      LATENCY_HEADERS,
-      [...results.values()].map((r) => latencyRow(r)),
-      [1, 3, 4, 5, 6, 7, 8, 9, 10],
-    ),
-  );
+  log(latencyTable([...results.values()].map((r) => latencyRow(r))));
   log();
   for (const result of results.values()) {
     if (result.system === 'connector') log(exactlyOnce('connector, phase C', result));
@@ -933,14 +922,10 @@ function printConflicts(
   );
   log();
   log(
-    table(
-      LATENCY_HEADERS,
-      [
-        latencyRow(withoutConflicts, 'connector, phase C (no conflicts)'),
-        latencyRow(result, 'connector, conflicts injected'),
-      ],
-      [1, 3, 4, 5, 6, 7, 8, 9, 10],
-    ),
+    latencyTable([
+      latencyRow(withoutConflicts, 'connector, phase C (no conflicts)'),
+      latencyRow(result, 'connector, conflicts injected'),
+    ]),
   );
   log();
   log(

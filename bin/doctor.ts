@@ -3,8 +3,8 @@
  * checks an environment (or a running `npm start`) the way an operator would by hand, one line per
  * check, and exits 0 only if nothing failed. See README "Operators' tools".
  */
+import { resolveOperatorEnvironment } from './operator/environment';
 import { parseArgs } from 'node:util';
-import { EnvironmentConfigError, resolveEnvironment } from '../lib/config/environments';
 import { awsPorts, createAwsClients } from './operator/aws-ports';
 import type { DoctorReport } from './operator/doctor-checks';
 import { runDeployedDoctor, runLocalDoctor } from './operator/doctor-checks';
@@ -52,14 +52,8 @@ async function main(): Promise<number> {
     const url = values.url ?? `http://localhost:${process.env['PORT'] ?? '3000'}`;
     report = await runLocalDoctor({ url, env: process.env, intuit, probe: values.probe }, progress);
   } else {
-    let resolved;
-    try {
-      resolved = resolveEnvironment(values.env);
-    } catch (error) {
-      if (!(error instanceof EnvironmentConfigError)) throw error;
-      process.stderr.write(`${error.message.replace('--context env=<name>', '--env <name>')}\n`);
-      return 2;
-    }
+    const resolved = resolveOperatorEnvironment(values.env);
+    if (resolved === undefined) return 2;
     const aws = awsPorts(createAwsClients(resolved.config.region));
     report = await runDeployedDoctor(
       {

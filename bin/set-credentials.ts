@@ -2,8 +2,8 @@
  * `npm run set-credentials -- --env <name>`: puts the Intuit client id and secret into the
  * environment's Secrets Manager secret. See README "Operators' tools".
  */
+import { resolveOperatorEnvironment } from './operator/environment';
 import { parseArgs } from 'node:util';
-import { EnvironmentConfigError, resolveEnvironment } from '../lib/config/environments';
 import { awsPorts, createAwsClients } from './operator/aws-ports';
 import { httpIntuitAccess } from './operator/intuit-access';
 import { setCredentials } from './operator/set-credentials';
@@ -13,14 +13,8 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { env: { type: 'string' } } });
-  let resolved;
-  try {
-    resolved = resolveEnvironment(values.env);
-  } catch (error) {
-    if (!(error instanceof EnvironmentConfigError)) throw error;
-    process.stderr.write(`${error.message.replace('--context env=<name>', '--env <name>')}\n`);
-    return 2;
-  }
+  const resolved = resolveOperatorEnvironment(values.env);
+  if (resolved === undefined) return 2;
   const aws = awsPorts(createAwsClients(resolved.config.region));
   const prompt = terminalPrompter(process.stdin, process.stderr);
   try {

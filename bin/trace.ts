@@ -3,6 +3,7 @@
  * [--logs] [--hours 24] [--scan-limit 200000] [--json]`, or `--local` against the DynamoDB at
  * DYNAMODB_ENDPOINT: the story of one flow or company. See README "Operators' tools".
  */
+import { operatorMessage } from './operator/environment';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -115,7 +116,7 @@ main().then(
       process.exit(2);
     }
     if (error instanceof TraceInputError || error instanceof EnvironmentConfigError) {
-      process.stderr.write(`${error.message.replace('--context env=<name>', '--env <name>')}\n`);
+      process.stderr.write(`${operatorMessage(error.message)}\n`);
       process.exit(2);
     }
     if (error instanceof DeploymentMissingError) {

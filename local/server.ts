@@ -19,6 +19,7 @@ import { matchRoute } from '../lambdas/routes';
 import { createDocumentClient } from '../lambdas/adapters/dynamodb-client';
 import type { DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
 import { connectorRuntime } from '../lambdas/handlers/connector-composition';
+import type { RenderSettings } from '../lambdas/handlers/web/render';
 import { renderSettingsOf } from '../lambdas/handlers/web/render';
 import { createPowertoolsTelemetry } from '../lambdas/adapters/powertools-telemetry';
 import { StaticCredentialsSource } from '../lambdas/adapters/secrets-manager-credentials';
@@ -29,7 +30,6 @@ import {
   createConnectHandler,
   createOutcomeHandler,
 } from '../lambdas/handlers/factories';
-import type { PageSettings } from '../lambdas/handlers/factories';
 import { ensureTables, LOCAL_AWS, observeRequests, startDynamoDbLocal } from './dynamodb-local';
 import type { RunningDynamoDb } from './dynamodb-local';
 import { startIntuitEmulator } from './intuit-emulator';
@@ -183,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.inFlightWaitMs !== undefined ? { inFlightWaitMs: options.inFlightWaitMs } : {}),
       fallbackAppName: config.appName,
     };
-    const pages: PageSettings = renderSettingsOf(config);
+    const pages: RenderSettings = renderSettingsOf(config);
     bound.routes = {
       handlers: {
         connect: createConnectHandler(deps, telemetry, pages),
@@ -211,7 +211,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 interface Routes {
   readonly handlers: Readonly<Record<HandlerName, ApiHandler>>;
-  readonly pages: PageSettings;
+  readonly pages: RenderSettings;
   /** Where Intuit sends the browser back: a flow must start on the same host. */
   readonly redirectUri: string;
 }

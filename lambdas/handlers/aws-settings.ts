@@ -2,7 +2,7 @@
 import { createPowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import { DEFAULT_APP_NAME } from '../core/config';
-import type { PageSettings } from './factories';
+import type { RenderSettings } from './web/render';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -10,7 +10,7 @@ export function awsTelemetry(env: Env, options: { readonly metrics?: boolean } =
   return createPowertoolsTelemetry(env['APP_ENV'] ?? 'unknown', options);
 }
 
-export function awsPageSettings(env: Env): PageSettings {
+export function awsPageSettings(env: Env): RenderSettings {
   const appReturnUrl = env['APP_RETURN_URL'];
   return {
     appName: env['APP_NAME'] ?? DEFAULT_APP_NAME,

@@ -3,6 +3,7 @@
  * from composition.ts so that the connect bundle, which imports that one, loads no HTTP client.
  */
 import { IntuitCompanyInfoClient } from '../adapters/intuit-company-info-client';
+import { createIntuitHttp } from '../adapters/intuit-http';
 import { IntuitTokenClient } from '../adapters/intuit-token-client';
 import type { ConnectorRuntime } from '../core/runtime';
 import type { RuntimeParts } from './composition';
@@ -10,12 +11,15 @@ import { baseRuntime } from './composition';
 
 export function connectorRuntime(parts: RuntimeParts): ConnectorRuntime {
   const { config } = parts;
+  // One axios instance for both clients: the same settings, built once at init.
+  const http = createIntuitHttp();
   return {
     ...baseRuntime(parts),
     tokenEndpoint: new IntuitTokenClient({
       tokenEndpoint: config.tokenEndpoint,
       redirectUri: config.redirectUri,
+      http,
     }),
-    companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: config.qboApiBaseUrl }),
+    companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: config.qboApiBaseUrl, http }),
   };
 }

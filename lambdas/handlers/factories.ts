@@ -7,18 +7,15 @@ import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../core/ru
 import { handleOutcome } from './web/outcome-page';
 import type { RenderSettings } from './web/render';
 import { pageContextOf } from './web/render';
-import { callbackRoute, connectRoute } from './web/routes';
+import { callbackRoute, connectRoute } from './web/browser-routes';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { ApiHandler } from './api-gateway';
 import { apiHandler, requestOf } from './api-gateway';
 
-/** What the pages show before (or without) the validated configuration. */
-export type PageSettings = RenderSettings;
-
 export function createConnectHandler(
   deps: FlowDependencies<BaseRuntime>,
   telemetry: PowertoolsTelemetry,
-  pages: PageSettings,
+  pages: RenderSettings,
 ): ApiHandler {
   return apiHandler(
     telemetry,
@@ -33,7 +30,7 @@ export function createConnectHandler(
 export function createCallbackHandler(
   deps: FlowDependencies<ConnectorRuntime>,
   telemetry: PowertoolsTelemetry,
-  pages: PageSettings,
+  pages: RenderSettings,
 ): ApiHandler {
   return apiHandler(
     telemetry,
@@ -44,7 +41,7 @@ export function createCallbackHandler(
 }
 
 /** The outcome pages need no secret and no table: only what to call the app and where to return. */
-export function createOutcomeHandler(telemetry: PowertoolsTelemetry, pages: PageSettings): ApiHandler {
+export function createOutcomeHandler(telemetry: PowertoolsTelemetry, pages: RenderSettings): ApiHandler {
   return apiHandler(
     telemetry,
     async (event: APIGatewayProxyEventV2) =>

@@ -27,17 +27,27 @@ export interface EndpointContext {
   sleep(ms: number): Promise<void>;
 }
 
+/** Answers, without redirecting, a client or redirect_uri the app never registered. */
+function refuseUnregistered(
+  ctx: EndpointContext,
+  res: ServerResponse,
+  clientId: string,
+  redirectUri: string,
+): LogResult | undefined {
+  const refusal = ctx.model.redirectRefusal(clientId, redirectUri);
+  if (refusal === null) return undefined;
+  sendHtml(res, 400, renderErrorPage(refusal));
+  return [400, 'unregistered_client_or_redirect_uri'];
+}
+
 export function handleAuthorize(ctx: EndpointContext, req: IncomingMessage, res: ServerResponse): LogResult {
   const query = new URL(req.url ?? '/', ctx.url).searchParams;
   const clientId = query.get('client_id') ?? '';
   const redirectUri = query.get('redirect_uri') ?? '';
   const state = query.get('state') ?? '';
   const scope = query.get('scope') ?? '';
-  const refusal = ctx.model.redirectRefusal(clientId, redirectUri);
-  if (refusal !== null) {
-    sendHtml(res, 400, renderErrorPage(refusal));
-    return [400, 'unregistered_client_or_redirect_uri'];
-  }
+  const refused = refuseUnregistered(ctx, res, clientId, redirectUri);
+  if (refused !== undefined) return refused;
   const responseType = query.get('response_type');
   if (responseType !== 'code') {
     const error = responseType ? 'unsupported_response_type' : 'invalid_request';
@@ -69,11 +79,8 @@ export function handleDecision(ctx: EndpointContext, body: string, res: ServerRe
   const clientId = form.get('client_id') ?? '';
   const redirectUri = form.get('redirect_uri') ?? '';
   const state = form.get('state') ?? '';
-  const refusal = ctx.model.redirectRefusal(clientId, redirectUri);
-  if (refusal !== null) {
-    sendHtml(res, 400, renderErrorPage(refusal));
-    return [400, 'unregistered_client_or_redirect_uri'];
-  }
+  const refused = refuseUnregistered(ctx, res, clientId, redirectUri);
+  if (refused !== undefined) return refused;
   const decision = form.get('decision');
   if (decision === 'deny') {
     redirectWith(res, redirectUri, { error: 'access_denied', state });

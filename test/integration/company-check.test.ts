@@ -5,6 +5,7 @@
  */
 import { basicAuthorization } from '../../lambdas/adapters/intuit-token-client';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
+import type { LogCode, MetricName } from '../../lambdas/core/telemetry-codes';
 import type { CompanyInfoFaultMode } from '../../local/intuit-emulator';
 import { codeOf, consent, get, startFlow } from '../support/http-flow';
 import type { HttpResult } from '../support/http-flow';
@@ -120,35 +121,22 @@ describe('given a victim company is connected and an attacker forges realmId on 
 });
 
 describe('given the company check cannot verify the company', () => {
-  const MISCONFIGURED: CompanyInfoFaultMode[] = ['status401', 'wrong-cluster'];
-  const UNAVAILABLE: CompanyInfoFaultMode[] = ['status500', 'status503', 'status429', 'hang', 'reset'];
+  // A configuration problem (the API host and the keys disagree) or an Intuit that did not answer.
+  const OUTCOMES: [CompanyInfoFaultMode, LogCode, MetricName][] = [
+    ['status401', 'COMPANY_CHECK_MISCONFIGURED', 'ConfigError'],
+    ['wrong-cluster', 'COMPANY_CHECK_MISCONFIGURED', 'ConfigError'],
+    ...(['status500', 'status503', 'status429', 'hang', 'reset'] as const).map(
+      (mode): [CompanyInfoFaultMode, LogCode, MetricName] => [
+        mode,
+        'COMPANY_CHECK_UNAVAILABLE',
+        'CompanyCheckUnavailable',
+      ],
+    ),
+  ];
 
-  it.each(MISCONFIGURED)(
-    'B6: %s is a configuration problem: nothing stored, realm_unverified, ConfigError, the try-again page',
-    async (mode) => {
-      const victimBefore = await stack.connection(VICTIM_REALM);
-      stack.emulator.setCompanyInfoFault({ mode, times: 1 });
-      const revocations = stack.emulator.revocationRequests();
-
-      const attempt = await connectAs(VICTIM_REALM);
-
-      expect(attempt.response.location).toMatch(/^\/outcome\/unverified\?ref=[A-Z2-9]{8}$/);
-      expect(await stack.connection(VICTIM_REALM)).toStrictEqual(victimBefore);
-      const codeHash = sha256Hex(attempt.code);
-      expect(await stack.flowItem(`CODE#${codeHash}`)).toMatchObject({
-        status: 'FAILED',
-        reason: 'realm_unverified',
-      });
-      const [log] = logsOf('COMPANY_CHECK_MISCONFIGURED', codeHash);
-      expect(String(log?.['message'])).toContain('QBO_API_BASE_URL');
-      expect(output.metricNames()).toContain('ConfigError');
-      expect(stack.emulator.revocationRequests()).toBe(revocations);
-    },
-  );
-
-  it.each(UNAVAILABLE)(
-    'B6: %s leaves the company unverified: nothing stored, its own code and metric, the try-again page',
-    async (mode) => {
+  it.each(OUTCOMES)(
+    'B6: %s leaves the company unverified: nothing stored, realm_unverified, %s and %s, the try-again page',
+    async (mode, code, metric) => {
       const victimBefore = await stack.connection(VICTIM_REALM);
       stack.emulator.setCompanyInfoFault({ mode, times: 1 });
       const revocations = stack.emulator.revocationRequests();
@@ -163,8 +151,11 @@ describe('given the company check cannot verify the company', () => {
         status: 'FAILED',
         reason: 'realm_unverified',
       });
-      expect(logsOf('COMPANY_CHECK_UNAVAILABLE', codeHash)).toHaveLength(1);
-      expect(output.metricNames()).toContain('CompanyCheckUnavailable');
+      const logs = logsOf(code, codeHash);
+      expect(logs).toHaveLength(1);
+      if (code === 'COMPANY_CHECK_MISCONFIGURED')
+        expect(String(logs[0]?.['message'])).toContain('QBO_API_BASE_URL');
+      expect(output.metricNames()).toContain(metric);
       expect(stack.emulator.revocationRequests()).toBe(revocations);
 
       const page = await get(`${stack.url}${attempt.response.location ?? ''}`);

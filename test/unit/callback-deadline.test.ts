@@ -11,7 +11,7 @@ import { createCallbackHandler } from '../../lambdas/handlers/factories';
 import { succeed } from './fakes/fake-token-endpoint';
 import { FlowHarness, REALM_ID } from './fakes/flow-harness';
 import { throttled } from './fakes/in-memory-flow-ledger';
-import { callbackRoute } from '../../lambdas/handlers/web/routes';
+import { callbackRoute } from '../../lambdas/handlers/web/browser-routes';
 
 describe('given an invocation deadline', () => {
   it('C4: caps the exchange timeout to what the invocation has left after the token write reserve', async () => {

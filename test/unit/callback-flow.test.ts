@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { callbackRoute } from '../../lambdas/handlers/web/routes';
+import { callbackRoute } from '../../lambdas/handlers/web/browser-routes';
 import { basicAuthorization } from '../../lambdas/adapters/intuit-token-client';
 import { ConfigError } from '../../lambdas/core/errors';
 import { flowCookieName } from '../../lambdas/core/flow-cookie';

@@ -1,4 +1,4 @@
-import { connectRoute } from '../../lambdas/handlers/web/routes';
+import { connectRoute } from '../../lambdas/handlers/web/browser-routes';
 import { ConfigError } from '../../lambdas/core/errors';
 import { FLOW_COOKIE_PREFIX, flowCookieName, matchFlowCookie } from '../../lambdas/core/flow-cookie';
 import { sha256Hex, STATE_PATTERN } from '../../lambdas/core/flow-identifiers';

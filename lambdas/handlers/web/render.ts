@@ -4,7 +4,6 @@
  * request parameter (A4).
  */
 import type { ServiceConfig } from '../../core/config';
-export { DEFAULT_APP_NAME } from '../../core/config';
 import { expiredFlowCookie, flowCookie } from '../../core/flow-cookie';
 import type { FlowResult } from '../../core/flow-results';
 import type { HttpResponse } from './http-responses';

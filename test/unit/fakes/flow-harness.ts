@@ -2,7 +2,7 @@
  * Wires the core flows to the fakes: a started flow (state + browser cookie), a callback call that
  * looks like API Gateway's request fields, and everything a test wants to inspect afterwards.
  */
-import { callbackRoute } from '../../../lambdas/handlers/web/routes';
+import { callbackRoute } from '../../../lambdas/handlers/web/browser-routes';
 import type { ServiceConfig } from '../../../lambdas/core/config';
 import { flowCookieName } from '../../../lambdas/core/flow-cookie';
 import { newState, sha256Hex } from '../../../lambdas/core/flow-identifiers';

@@ -5,13 +5,14 @@
 import type { CallbackRequest } from '../../core/callback-flow';
 import { handleCallback } from '../../core/callback-flow';
 import { handleConnect } from '../../core/connect-flow';
+import { DEFAULT_APP_NAME } from '../../core/config';
 import { notConfigured } from '../../core/flow-failures';
 import type { FlowResult } from '../../core/flow-results';
 import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../../core/runtime';
 import { tryRuntime } from '../../core/runtime';
 import type { HttpResponse } from './http-responses';
 import type { RenderSettings } from './render';
-import { DEFAULT_APP_NAME, renderFlowResult, renderSettingsOf } from './render';
+import { renderFlowResult, renderSettingsOf } from './render';
 
 export interface BrowserRequest {
   readonly method: string;
