@@ -1,83 +1,190 @@
 /**
- * The route registry: every HTTP route, the Lambda entry that serves it, its timeout and what kind
- * of route it is. The CDK stack, the local server, the bundler and the README's route table all
- * read it, so a route exists in one place. Plain data: safe to bundle into any function.
+ * The registry of functions and routes: every Lambda function (its entry, timeout and trigger) and
+ * every HTTP route (method, path, the function that serves it, what kind of route it is). The CDK
+ * stack, the local server, the bundler and the README's route table all read it, so a route exists
+ * in one place. Plain data: safe to bundle into any function.
  *
- * To add a route: add it here, give it an entry file under lambdas/ exporting `handler`, and a
- * factory in lambdas/handlers/factories.ts that the entry and the local server both use.
+ * To add a route: add it to ROUTES with the function that serves it. To add a function: add it to
+ * FUNCTIONS, give it an entry file under lambdas/ exporting `handler`, and a factory in
+ * lambdas/handlers/ that the entry and the local server both use.
  */
+import { API_TIMEOUT_SECONDS, REFRESHER_TIMEOUT_SECONDS } from './core/token-budget';
 import { CALLBACK_TIMEOUT_SECONDS } from './core/time-budget';
 
-export type HandlerName = 'connect' | 'callback' | 'outcome';
+export type HandlerName = 'connect' | 'callback' | 'outcome' | 'api' | 'refresher';
 
-export interface RouteSpec {
+export interface FunctionSpec {
   /** CDK construct id of the function (PascalCase). */
   readonly id: string;
-  readonly method: 'GET';
-  /** API Gateway's route path; `{name}` is a path parameter. */
-  readonly path: string;
   /** The entry file, relative to the project root. */
   readonly entry: string;
-  /** The function's timeout; API Gateway's integration timeout is one second more (under 29 s). */
+  /** The function's timeout; an HTTP function's integration timeout is one second more (under 29 s). */
   readonly timeoutSeconds: number;
+  /** http: behind API Gateway routes; schedule: invoked by EventBridge Scheduler (a timer locally). */
+  readonly trigger: 'http' | 'schedule';
+  /** One line for the README. */
+  readonly summary: string;
+}
+
+export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
+  connect: {
+    id: 'Connect',
+    entry: 'lambdas/connect.ts',
+    timeoutSeconds: 5,
+    trigger: 'http',
+    summary: 'starts a flow',
+  },
+  callback: {
+    id: 'Callback',
+    entry: 'lambdas/callback.ts',
+    timeoutSeconds: CALLBACK_TIMEOUT_SECONDS,
+    trigger: 'http',
+    summary: 'exchanges a code once, verifies the company, stores the connection',
+  },
+  outcome: {
+    id: 'Outcome',
+    entry: 'lambdas/outcome.ts',
+    timeoutSeconds: 5,
+    trigger: 'http',
+    summary: 'renders the outcome pages',
+  },
+  api: {
+    id: 'Api',
+    entry: 'lambdas/api.ts',
+    timeoutSeconds: API_TIMEOUT_SECONDS,
+    trigger: 'http',
+    summary: "the app's token API: access tokens (refreshed single-flight), connections, disconnect",
+  },
+  refresher: {
+    id: 'Refresher',
+    entry: 'lambdas/refresher.ts',
+    timeoutSeconds: REFRESHER_TIMEOUT_SECONDS,
+    trigger: 'schedule',
+    summary: 'keep-alive: refreshes idle connections before their 100-day window closes; counts the ones that need a user',
+  },
+};
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE' | 'ANY';
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway's route path; `{name}` is a path parameter, `{proxy+}` the rest of the path. */
+  readonly path: string;
+  /** The function that serves it. */
+  readonly handler: HandlerName;
   /**
    * - browser: a page a user's browser opens; no authorizer can apply (A2/B1 protect it).
-   * - api: JSON for the app's backend, behind IAM authorisation (H1).
+   * - api: JSON for the app's backend, behind IAM authorisation in AWS, a bearer key locally (H1).
    */
   readonly kind: 'browser' | 'api';
   /** One line for the README's route table. */
   readonly summary: string;
 }
 
-export const ROUTES: Readonly<Record<HandlerName, RouteSpec>> = {
+export type RouteName =
+  | 'connect'
+  | 'callback'
+  | 'outcome'
+  | 'accessToken'
+  | 'getConnection'
+  | 'listConnections'
+  | 'deleteConnection'
+  | 'apiFallback';
+
+export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
   connect: {
-    id: 'Connect',
     method: 'GET',
     path: '/connect',
-    entry: 'lambdas/connect.ts',
-    timeoutSeconds: 5,
+    handler: 'connect',
     kind: 'browser',
     summary: 'starts a flow: 302 to Intuit with a flow cookie',
   },
   callback: {
-    id: 'Callback',
     method: 'GET',
     path: '/callback',
-    entry: 'lambdas/callback.ts',
-    timeoutSeconds: CALLBACK_TIMEOUT_SECONDS,
+    handler: 'callback',
     kind: 'browser',
     summary: "Intuit's redirect back: exchanges the code once, verifies the company, 303 to the outcome",
   },
   outcome: {
-    id: 'Outcome',
     method: 'GET',
     path: '/outcome/{kind}',
-    entry: 'lambdas/outcome.ts',
-    timeoutSeconds: 5,
+    handler: 'outcome',
     kind: 'browser',
     summary: 'the outcome pages the callback redirects to',
   },
+  accessToken: {
+    method: 'POST',
+    path: '/api/connections/{realmId}/access-token',
+    handler: 'api',
+    kind: 'api',
+    summary: 'an access token valid for at least `minValidSeconds`, refreshed first if needed',
+  },
+  getConnection: {
+    method: 'GET',
+    path: '/api/connections/{realmId}',
+    handler: 'api',
+    kind: 'api',
+    summary: "a connection's status and token times, never a token",
+  },
+  listConnections: {
+    method: 'GET',
+    path: '/api/connections',
+    handler: 'api',
+    kind: 'api',
+    summary: "a tenant's connections (`?tenantId=`)",
+  },
+  deleteConnection: {
+    method: 'DELETE',
+    path: '/api/connections/{realmId}',
+    handler: 'api',
+    kind: 'api',
+    summary: 'disconnects: deletes the tokens, keeps the record, revokes at Intuit (best effort)',
+  },
+  apiFallback: {
+    method: 'ANY',
+    path: '/api/{proxy+}',
+    handler: 'api',
+    kind: 'api',
+    summary: 'any other path or method under /api/: a JSON 404 or 405',
+  },
 };
 
-export const HANDLER_NAMES = Object.keys(ROUTES) as readonly HandlerName[];
+export const HANDLER_NAMES = Object.keys(FUNCTIONS) as readonly HandlerName[];
+export const ROUTE_NAMES = Object.keys(ROUTES) as readonly RouteName[];
+
+/** Names of the functions API Gateway invokes. */
+export const HTTP_HANDLER_NAMES = HANDLER_NAMES.filter((name) => FUNCTIONS[name].trigger === 'http');
+
+/** The registry's path as a pattern and its parameter names. */
+function patternOf(route: RouteSpec): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = route.path.replace(/\{([A-Za-z]+)(\+?)\}/g, (_match, parameter: string, greedy: string) => {
+    names.push(parameter);
+    return greedy === '+' ? '(.+)' : '([^/]+)';
+  });
+  return { pattern: new RegExp(`^${source}$`), names };
+}
+
+export interface RouteMatch {
+  readonly name: RouteName;
+  readonly route: RouteSpec;
+  readonly parameters: Record<string, string>;
+}
 
 /**
- * Matches a request path against the registry: the route and its path parameters, or undefined.
- * A parameter matches one non-empty segment.
+ * Matches a request against the registry as API Gateway does: the route whose path and method
+ * match, the most specific path first (a greedy `{proxy+}` route last). Without a method, the
+ * first route whose path matches. A parameter matches one non-empty segment.
  */
-export function matchRoute(
-  path: string,
-):
-  | { readonly name: HandlerName; readonly route: RouteSpec; readonly parameters: Record<string, string> }
-  | undefined {
-  for (const name of HANDLER_NAMES) {
-    const route = ROUTES[name];
-    const names: string[] = [];
-    const pattern = route.path.replace(/\{([A-Za-z]+)\}/g, (_match, parameter: string) => {
-      names.push(parameter);
-      return '([^/]+)';
-    });
-    const match = new RegExp(`^${pattern}$`).exec(path);
+export function matchRoute(path: string, method?: string): RouteMatch | undefined {
+  const candidates = ROUTE_NAMES.map((name) => ({ name, route: ROUTES[name] })).sort(
+    (a, b) => Number(a.route.path.includes('+}')) - Number(b.route.path.includes('+}')),
+  );
+  for (const { name, route } of candidates) {
+    if (method !== undefined && route.method !== 'ANY' && route.method !== method.toUpperCase()) continue;
+    const { pattern, names } = patternOf(route);
+    const match = pattern.exec(path);
     if (match === null) continue;
     const parameters: Record<string, string> = {};
     names.forEach((parameter, index) => (parameters[parameter] = match[index + 1] ?? ''));

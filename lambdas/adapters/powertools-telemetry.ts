@@ -42,5 +42,8 @@ export function createPowertoolsTelemetry(
     timing(metric: MetricName, milliseconds: number): void {
       metrics.addMetric(metric, MetricUnit.Milliseconds, milliseconds);
     },
+    gauge(metric: MetricName, value: number): void {
+      metrics.addMetric(metric, MetricUnit.Count, value);
+    },
   };
 }

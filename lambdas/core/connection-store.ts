@@ -35,6 +35,8 @@ export interface NewConnection extends ConnectionTokens {
   readonly qboEnvironment: string;
   /** CompanyInfo.CompanyName, as Intuit answered the company check (B6). */
   readonly companyName: string;
+  /** The app's tenant that started the flow (signed connect links); absent for unsigned flows. */
+  readonly tenantId?: string;
 }
 
 export interface RefreshLease {
@@ -58,6 +60,23 @@ export interface Connection {
   readonly lastRefreshedAt?: number;
   readonly reconnectReason?: ReconnectReason;
   readonly refreshLease?: RefreshLease;
+  readonly tenantId?: string;
+  readonly disconnectedAt?: number;
+  /** Ambiguous refreshes in a row since the last stored one (D6 backoff). */
+  readonly refreshFailures?: number;
+  /** Epoch ms before which no refresh is attempted (backoff after an ambiguous one). */
+  readonly refreshRetryAt?: number;
+  /**
+   * The item was stored before tokens were encrypted and indexed (plaintext tokens, no due time):
+   * the first touch rewrites it (migrateLegacy), and the operator's backfill does the rest.
+   */
+  readonly legacy?: boolean;
+}
+
+/** A page of a listing; `cursor` continues it, absent on the last page. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly cursor?: string;
 }
 
 export type LeaseResult =
@@ -72,8 +91,11 @@ export type LeaseResult =
 export type FencedWrite = 'stored' | 'superseded';
 
 export interface ConnectionStore {
-  /** Strongly consistent read. */
-  get(realmId: string): Promise<Connection | undefined>;
+  /**
+   * Strongly consistent read. With `tokens: false` the tokens are neither read nor decrypted
+   * (metadata routes, listings). @default tokens: true
+   */
+  get(realmId: string, options?: { readonly tokens?: boolean }): Promise<Connection | undefined>;
   /**
    * D4: one refresh at a time per company. Takes the lease if the connection is ACTIVE and nobody
    * holds an unexpired one, and returns the item as it is after the write.
@@ -103,6 +125,24 @@ export interface ConnectionStore {
    * Resolves the tokens it removed, so the caller can revoke them at Intuit afterwards.
    */
   markDisconnected(realmId: string, now: number): Promise<DisconnectResult>;
+  /**
+   * D6: records an ambiguous refresh (the stored tokens stay) and gives the lease back: no refresh
+   * before `retryAt`, by request or by the refresher. Only the lease's holder's record lands.
+   */
+  recordRefreshFailure(realmId: string, holder: string, failures: number, retryAt: number): Promise<void>;
+  /**
+   * Encrypts and indexes an item stored before either existed, on the version read. Never changes
+   * the version: a refresh fenced on it must still land.
+   */
+  migrateLegacy(connection: Connection): Promise<FencedWrite>;
+  /** A tenant's connections, without tokens (an index, never a scan). */
+  listByTenant(tenantId: string, options: { readonly limit: number; readonly cursor?: string }): Promise<Page<Connection>>;
+  /** realmIds of ACTIVE connections the refresher should refresh (due at or before `dueBy`), oldest first. */
+  listDueForRefresh(dueBy: number, options: { readonly limit: number; readonly cursor?: string }): Promise<Page<string>>;
+  /** How many connections wait for their user to reconnect. */
+  countReconnectRequired(): Promise<number>;
+  /** How many ACTIVE connections reach their 5-year cap at or before `before`. */
+  countNearHardExpiry(before: number): Promise<number>;
 }
 
 export type DisconnectResult =

@@ -27,11 +27,34 @@ export const METRICS = {
   ConfigError: 'ConfigError',
   StorageUnavailable: 'StorageUnavailable',
   UnexpectedError: 'UnexpectedError',
+  TokenServed: 'TokenServed',
+  TokenRefreshed: 'TokenRefreshed',
+  RefreshLatency: 'RefreshLatency',
+  RefreshInvalidGrant: 'RefreshInvalidGrant',
+  RefreshAmbiguous: 'RefreshAmbiguous',
+  RefreshStoreFailed: 'RefreshStoreFailed',
+  RefreshWaitTimedOut: 'RefreshWaitTimedOut',
+  ConnectionDisconnected: 'ConnectionDisconnected',
+  RevokeFailed: 'RevokeFailed',
+  TokenDecryptFailed: 'TokenDecryptFailed',
+  KeyServiceUnavailable: 'KeyServiceUnavailable',
+  KeepAliveRefreshed: 'KeepAliveRefreshed',
+  ConnectionsReconnectRequired: 'ConnectionsReconnectRequired',
+  ConnectionsNearHardExpiry: 'ConnectionsNearHardExpiry',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
 /** Metrics that are timings (milliseconds), recorded with Telemetry.timing, not by a log code. */
-export const TIMING_METRICS: readonly MetricName[] = [METRICS.TokenExchangeLatency];
+export const TIMING_METRICS: readonly MetricName[] = [METRICS.TokenExchangeLatency, METRICS.RefreshLatency];
+
+/**
+ * Metrics that are counts of connections in a state (gauges), published by the refresher each run
+ * with Telemetry.gauge, not by a log code.
+ */
+export const GAUGE_METRICS: readonly MetricName[] = [
+  METRICS.ConnectionsReconnectRequired,
+  METRICS.ConnectionsNearHardExpiry,
+];
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
@@ -189,6 +212,98 @@ export const LOG_CODES = {
     level: 'error',
     message: 'Invocation about to time out; last-resort page served',
     metrics: [M.UnexpectedError],
+  },
+  TOKEN_SERVED: {
+    level: 'info',
+    message: 'Access token served to the app (the token itself is never logged)',
+    metrics: [M.TokenServed],
+  },
+  TOKEN_REFRESHED: {
+    level: 'info',
+    message: 'Tokens refreshed once under the lease; rotated refresh token stored',
+    metrics: [M.TokenRefreshed],
+  },
+  REFRESH_INVALID_GRANT: {
+    level: 'warn',
+    message:
+      'Intuit refused the refresh token (invalid_grant) after a re-read; connection needs its user to reconnect',
+    metrics: [M.RefreshInvalidGrant],
+  },
+  REFRESH_AMBIGUOUS: {
+    level: 'warn',
+    message: 'Refresh answer lost or refused for now; stored tokens kept, next attempt after backoff',
+    metrics: [M.RefreshAmbiguous],
+  },
+  REFRESH_INVALID_CLIENT: {
+    level: 'error',
+    message: "Intuit refused the client credentials on refresh (invalid_client): check this environment's secret",
+    metrics: [M.InvalidClient, M.ConfigError],
+  },
+  REFRESH_STORE_FAILED: {
+    level: 'error',
+    message:
+      'Refreshed tokens could not be stored after retries; the access token was served, the next refresh reuses the stored refresh token',
+    metrics: [M.RefreshStoreFailed],
+  },
+  REFRESH_SUPERSEDED: {
+    level: 'info',
+    message: 'Refreshed tokens discarded: a newer write (a reconnect) landed first; its tokens stay',
+    metrics: [],
+  },
+  REFRESH_WAIT_TIMED_OUT: {
+    level: 'warn',
+    message: 'Another invocation held the refresh lease for longer than the wait; 503 with Retry-After',
+    metrics: [M.RefreshWaitTimedOut],
+  },
+  REFRESH_BACKING_OFF: {
+    level: 'info',
+    message: 'A refresh is needed but the last one was ambiguous; waiting out the backoff without calling Intuit',
+    metrics: [],
+  },
+  REFRESH_TOKEN_EXPIRED: {
+    level: 'warn',
+    message: 'The refresh token passed its expiry (100 days idle or the 5-year cap); connection needs its user',
+    metrics: [],
+  },
+  CONNECTION_DISCONNECTED: {
+    level: 'info',
+    message: 'Connection disconnected by the app: tokens deleted, record kept',
+    metrics: [M.ConnectionDisconnected],
+  },
+  REVOKE_FAILED: {
+    level: 'warn',
+    message: 'Revoking the refresh token at Intuit failed; the local deletion stands',
+    metrics: [M.RevokeFailed],
+  },
+  TOKEN_DECRYPT_FAILED: {
+    level: 'error',
+    message: 'Stored tokens do not decrypt for this company (altered, copied or wrong key)',
+    metrics: [M.TokenDecryptFailed],
+  },
+  KEY_SERVICE_UNAVAILABLE: {
+    level: 'error',
+    message: 'The key service (KMS) could not encrypt or decrypt tokens now',
+    metrics: [M.KeyServiceUnavailable],
+  },
+  LEGACY_CONNECTION_MIGRATED: {
+    level: 'info',
+    message: 'A connection stored before encryption was encrypted and indexed on first touch',
+    metrics: [],
+  },
+  API_REQUEST_REFUSED: {
+    level: 'info',
+    message: 'App API request refused: malformed, unknown route or method',
+    metrics: [],
+  },
+  KEEP_ALIVE_RUN: {
+    level: 'info',
+    message: 'Keep-alive run: due connections refreshed, states counted',
+    metrics: [],
+  },
+  KEEP_ALIVE_REFRESHED: {
+    level: 'info',
+    message: 'Idle connection refreshed by the keep-alive before its 100-day window closed',
+    metrics: [M.KeepAliveRefreshed],
   },
 } as const satisfies Record<string, LogCodeSpec>;
 

@@ -19,4 +19,6 @@ export interface Telemetry {
   record(event: TelemetryEvent): void;
   /** A latency figure, in milliseconds. */
   timing(metric: MetricName, milliseconds: number): void;
+  /** A count of things in a state at this moment (connections that need a user, ...). */
+  gauge(metric: MetricName, value: number): void;
 }

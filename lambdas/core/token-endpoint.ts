@@ -51,6 +51,28 @@ export interface TokenEndpoint {
     credentials: ClientCredentials,
     timeoutMs: number,
   ): Promise<{ tokens: TokenSet; intuitTid?: string }>;
+  /**
+   * One refresh_token request (D3), always asking for the 5-year hard expiry. Never retried by the
+   * adapter except when it provably never left: a lost answer may have rotated the token.
+   */
+  refresh(
+    refreshToken: string,
+    credentials: ClientCredentials,
+    timeoutMs: number,
+  ): Promise<{ tokens: TokenSet; intuitTid?: string }>;
+}
+
+/** How a revocation ended; it never throws (a failed revoke must not undo a local deletion). */
+export type RevokeOutcome =
+  | { readonly kind: 'revoked'; readonly intuitTid?: string }
+  | { readonly kind: 'failed'; readonly status?: number; readonly transportCode?: string; readonly intuitTid?: string };
+
+/**
+ * The port to Intuit's revocation endpoint, used only when the app disconnects a company (never by
+ * the callback, C8): best effort and bounded.
+ */
+export interface TokenRevoker {
+  revoke(refreshToken: string, credentials: ClientCredentials, timeoutMs: number): Promise<RevokeOutcome>;
 }
 
 /** OAuth error codes as Intuit sends them (access_denied, invalid_grant); anything else is not logged. */

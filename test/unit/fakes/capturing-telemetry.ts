@@ -15,6 +15,7 @@ export interface CapturedEvent {
 export class CapturingTelemetry implements Telemetry {
   readonly events: CapturedEvent[] = [];
   readonly timings: { metric: MetricName; milliseconds: number }[] = [];
+  readonly gauges: { metric: MetricName; value: number }[] = [];
 
   record(event: TelemetryEvent): void {
     const spec = logCodeSpec(event.code);
@@ -29,6 +30,10 @@ export class CapturingTelemetry implements Telemetry {
 
   timing(metric: MetricName, milliseconds: number): void {
     this.timings.push({ metric, milliseconds });
+  }
+
+  gauge(metric: MetricName, value: number): void {
+    this.gauges.push({ metric, value });
   }
 
   codes(): LogCode[] {
@@ -52,6 +57,6 @@ export class CapturingTelemetry implements Telemetry {
 
   /** Everything recorded, as one string, for canary checks (F1). */
   dump(): string {
-    return JSON.stringify({ events: this.events, timings: this.timings });
+    return JSON.stringify({ events: this.events, timings: this.timings, gauges: this.gauges });
   }
 }
