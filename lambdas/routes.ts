@@ -60,7 +60,8 @@ export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
     entry: 'lambdas/refresher.ts',
     timeoutSeconds: REFRESHER_TIMEOUT_SECONDS,
     trigger: 'schedule',
-    summary: 'keep-alive: refreshes idle connections before their 100-day window closes; counts the ones that need a user',
+    summary:
+      'keep-alive: refreshes idle connections before their 100-day window closes; counts the ones that need a user',
   },
 };
 

@@ -225,8 +225,25 @@ async function createTable(client: DynamoDBClient, name: string, schema: TableSc
       new CreateTableCommand({
         TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: schema.partitionKey, AttributeType: 'S' }],
+        AttributeDefinitions: attributeDefinitions(schema),
         KeySchema: [{ AttributeName: schema.partitionKey, KeyType: 'HASH' }],
+        ...(schema.indexes !== undefined && schema.indexes.length > 0
+          ? {
+              GlobalSecondaryIndexes: schema.indexes.map((index) => ({
+                IndexName: index.name,
+                KeySchema: [
+                  { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
+                  ...(index.sortKey !== undefined
+                    ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }]
+                    : []),
+                ],
+                Projection:
+                  index.projectedAttributes.length > 0
+                    ? { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...index.projectedAttributes] }
+                    : { ProjectionType: 'KEYS_ONLY' as const },
+              })),
+            }
+          : {}),
       }),
     );
   } catch (error) {
@@ -241,6 +258,16 @@ async function createTable(client: DynamoDBClient, name: string, schema: TableSc
       TimeToLiveSpecification: { AttributeName: schema.timeToLiveAttribute, Enabled: true },
     }),
   );
+}
+
+/** Every key attribute of the table and its indexes, each once, with its type. */
+function attributeDefinitions(schema: TableSchema): { AttributeName: string; AttributeType: 'S' | 'N' }[] {
+  const types = new Map<string, 'S' | 'N'>([[schema.partitionKey, 'S']]);
+  for (const index of schema.indexes ?? []) {
+    types.set(index.partitionKey.name, index.partitionKey.type);
+    if (index.sortKey !== undefined) types.set(index.sortKey.name, index.sortKey.type);
+  }
+  return [...types].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType }));
 }
 
 function freePort(): Promise<number> {

@@ -3,7 +3,7 @@
  * behind a node:http server that turns requests into API Gateway HTTP API (v2) events, with
  * DynamoDB Local and, without real Intuit keys, the Intuit emulator. Never bundled into a Lambda.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -15,7 +15,15 @@ import { once } from '../lambdas/core/runtime';
 import { pageResponse } from '../lambdas/handlers/web/http-responses';
 import { CONNECT_PATH } from '../lambdas/handlers/web/paths';
 import type { HandlerName } from '../lambdas/routes';
-import { matchRoute } from '../lambdas/routes';
+import { FUNCTIONS, matchRoute } from '../lambdas/routes';
+import type { ConnectionStore } from '../lambdas/core/connection-store';
+import type { KeepAliveRunReport } from '../lambdas/core/keep-alive';
+import type { TokenDependencies } from '../lambdas/core/runtime';
+import type { DynamoDbConnectionStore } from '../lambdas/adapters/dynamodb-connection-store';
+import { localTokenCipher } from '../lambdas/adapters/encryption-sdk-token-cipher';
+import { apiError } from '../lambdas/handlers/api/json-responses';
+import { tokenRuntime } from '../lambdas/handlers/token-composition';
+import { createApiHandler, createRefresherHandler } from '../lambdas/handlers/token-factories';
 import { createDocumentClient } from '../lambdas/adapters/dynamodb-client';
 import type { DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
 import { connectorRuntime } from '../lambdas/handlers/connector-composition';
@@ -56,6 +64,13 @@ export interface LocalStackOptions {
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => ConnectorRuntime['ledger'];
   /** Sees every request before it is served (npm start warns about a host the flow cookie will not come back to). */
   readonly onRequest?: (request: IncomingMessage) => void;
+  /** Wraps the token API's connection store, e.g. to count or break calls in tests and benchmarks. */
+  readonly wrapStore?: (store: DynamoDbConnectionStore) => ConnectionStore;
+  /**
+   * How often the keep-alive runs (the schedule in AWS); 0 never runs it on a timer (tests call
+   * runKeepAlive). @default KEEP_ALIVE_INTERVAL_SECONDS, else 3600 s
+   */
+  readonly keepAliveIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -66,6 +81,12 @@ export interface LocalStack {
   readonly emulator?: IntuitEmulator;
   readonly dynamoDbEndpoint: string;
   readonly tables: { readonly flow: string; readonly connection: string };
+  /** The bearer key the app API wants (H1): CONNECTOR_API_KEY, or one generated for this run. */
+  readonly apiKey: string;
+  /** True when the key was generated here (npm start prints it once). */
+  readonly apiKeyGenerated: boolean;
+  /** One keep-alive run now, as the schedule would start it. */
+  runKeepAlive(): Promise<KeepAliveRunReport>;
   close(): Promise<void>;
 }
 
@@ -163,13 +184,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(async () => documentClient.destroy());
     observeRequests(documentClient, options.onDynamoDbRequest);
     // The same composition root as the Lambda entries, with the local parts.
+    const runtimeCredentials = new StaticCredentialsSource(
+      credentials,
+      config.qboEnvironment,
+      useEmulator ? 'the emulator keys' : 'QBO_CLIENT_ID/QBO_CLIENT_SECRET',
+    );
+    // The same Encryption SDK path as in AWS, with a local wrapping key in place of KMS (D7). DynamoDB
+    // Local keeps nothing between runs, so a key per run is enough unless CONNECTOR_TOKEN_KEY is set.
+    const tokenCipher = localTokenCipher({ key: localTokenKey(env), environment: config.appEnv });
     const runtime = connectorRuntime({
       config,
-      credentials: new StaticCredentialsSource(
-        credentials,
-        config.qboEnvironment,
-        useEmulator ? 'the emulator keys' : 'QBO_CLIENT_ID/QBO_CLIENT_SECRET',
-      ),
+      credentials: runtimeCredentials,
+      tokenEncrypter: tokenCipher,
       documentClient,
       ...(options.wrapLedger !== undefined ? { wrapLedger: options.wrapLedger } : {}),
     });
@@ -183,15 +209,43 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.inFlightWaitMs !== undefined ? { inFlightWaitMs: options.inFlightWaitMs } : {}),
       fallbackAppName: config.appName,
     };
+    const tokens: TokenDependencies = {
+      runtime: once(() =>
+        tokenRuntime({
+          config,
+          credentials: runtimeCredentials,
+          documentClient,
+          tokenCipher,
+          ...(options.wrapStore !== undefined ? { wrapStore: options.wrapStore } : {}),
+        }),
+      ),
+      telemetry,
+      clock: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
+    const refresher = createRefresherHandler(tokens, telemetry);
+    const runKeepAlive = () =>
+      refresher({}, lambdaContext('refresher', FUNCTIONS.refresher.timeoutSeconds * 1000));
+    const keepAliveIntervalMs =
+      options.keepAliveIntervalMs ?? Number(env['KEEP_ALIVE_INTERVAL_SECONDS'] ?? 3600) * 1000;
+    if (keepAliveIntervalMs > 0) {
+      // The schedule's stand-in; a run that fails is logged by the handler and tried next time.
+      const timer = setInterval(() => void runKeepAlive().catch(() => undefined), keepAliveIntervalMs);
+      timer.unref();
+      cleanups.push(async () => clearInterval(timer));
+    }
+    const apiKey = env['CONNECTOR_API_KEY'] ?? randomBytes(24).toString('base64url');
     const pages: RenderSettings = renderSettingsOf(config);
     bound.routes = {
       handlers: {
         connect: createConnectHandler(deps, telemetry, pages),
         callback: createCallbackHandler(deps, telemetry, pages),
         outcome: createOutcomeHandler(telemetry, pages),
+        api: createApiHandler(tokens, telemetry),
       },
       pages,
       redirectUri: config.redirectUri,
+      apiKeyDigest: digest(apiKey),
     };
 
     return {
@@ -201,6 +255,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(emulator !== undefined ? { emulator } : {}),
       dynamoDbEndpoint,
       tables,
+      apiKey,
+      apiKeyGenerated: env['CONNECTOR_API_KEY'] === undefined,
+      runKeepAlive,
       close,
     };
   } catch (error) {
@@ -210,7 +267,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 interface Routes {
-  readonly handlers: Readonly<Record<HandlerName, ApiHandler>>;
+  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher'>, ApiHandler>>;
+  /** sha256 of the app API's bearer key, compared in constant time. */
+  readonly apiKeyDigest: Buffer;
   readonly pages: RenderSettings;
   /** Where Intuit sends the browser back: a flow must start on the same host. */
   readonly redirectUri: string;
@@ -223,9 +282,13 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   const queryIndex = rawUrl.indexOf('?');
   const rawPath = queryIndex < 0 ? rawUrl : rawUrl.slice(0, queryIndex);
   const rawQueryString = queryIndex < 0 ? '' : rawUrl.slice(queryIndex + 1);
-  const matched = matchRoute(rawPath);
-  // Like API Gateway: drain the body so the socket stays usable.
-  req.resume();
+  // As API Gateway routes: by method and path. A browser route's function answers another method
+  // itself (a 405 page); under /api/ the catch-all route does (a JSON 405).
+  const byPath = matchRoute(rawPath);
+  const matched = matchRoute(rawPath, method) ?? (byPath?.route.kind === 'browser' ? byPath : undefined);
+  // Like API Gateway: read the body (the app API's, up to its limit) or drain it.
+  const bodyText = readBody(req);
+  let body: string | undefined;
   const sameHost = sameHostAs(routes.redirectUri, req.headers.host);
   if (matched?.name === 'connect' && sameHost === false) {
     // The browser keeps the flow cookie per host name: a flow started on 127.0.0.1 would come back
@@ -244,8 +307,21 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
         routes.pages.https,
       ),
     );
+  } else if (matched.route.kind === 'api' && !bearerMatches(routes.apiKeyDigest, req.headers.authorization)) {
+    // API Gateway's IAM authoriser answers before any function runs; locally the bearer key does (H1).
+    result = toApiGatewayResult(
+      apiError(
+        401,
+        'unauthorized',
+        'Send Authorization: Bearer <CONNECTOR_API_KEY>.',
+        {},
+        { 'WWW-Authenticate': 'Bearer' },
+      ),
+    );
   } else {
-    const { name, route, parameters } = matched;
+    const { route, parameters } = matched;
+    const name = route.handler;
+    if (name === 'refresher') throw new Error('the refresher has no route');
     const routeKey = `${route.method} ${route.path}`;
     const pathParameters = Object.fromEntries(
       Object.entries(parameters).map(([key, value]) => [key, safeDecode(value)]),
@@ -259,7 +335,14 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
       Object.keys(pathParameters).length > 0 ? pathParameters : undefined,
     );
     // The deployed function's timeout, so local deadlines match Lambda's.
-    result = await routes.handlers[name](event, lambdaContext(routeKey, route.timeoutSeconds * 1000));
+    if (route.kind === 'api') {
+      body = await bodyText;
+      (event.requestContext as { authorizer?: unknown }).authorizer = { iam: { userArn: 'local' } };
+    }
+    result = await routes.handlers[name](
+      body === undefined ? event : { ...event, body },
+      lambdaContext(routeKey, FUNCTIONS[name].timeoutSeconds * 1000),
+    );
   }
   writeResult(res, result);
 }
@@ -382,4 +465,39 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** API Gateway passes bodies up to 10 MB; the app API reads a few bytes. Beyond 64 KiB is dropped. */
+const MAX_LOCAL_BODY_BYTES = 64 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_LOCAL_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size === 0 ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** H1 locally: `Authorization: Bearer <key>`, compared in constant time (digests of equal length). */
+function bearerMatches(expected: Buffer, header: string | undefined): boolean {
+  const presented = /^Bearer ([^\s]+)$/.exec(header ?? '')?.[1];
+  return timingSafeEqual(expected, digest(presented ?? '')) && presented !== undefined;
+}
+
+/** CONNECTOR_TOKEN_KEY (base64, 32 bytes) when set, else a key for this run only. */
+function localTokenKey(env: Env): Uint8Array {
+  const raw = env['CONNECTOR_TOKEN_KEY'];
+  if (raw === undefined || raw === '') return randomBytes(32);
+  const key = Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new ConfigError(['CONNECTOR_TOKEN_KEY must be 32 bytes, base64-encoded']);
+  return key;
 }

@@ -31,6 +31,8 @@ import type {
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
 import { claimTransactItems, codeKey, entryVersusClaim, stateKey, toLedgerEntry } from './ledger-items';
 import { newConnectionUpdate } from './connection-item';
+import type { TokenEncrypter } from '../core/token-cipher';
+import { CipherUnavailableError } from '../core/token-cipher';
 import { storageError } from './dynamodb-errors';
 
 const PK = FLOW_TABLE.partitionKey;
@@ -55,6 +57,11 @@ export interface DynamoDbFlowLedgerOptions {
   readonly client: DynamoDBDocumentClient;
   readonly flowTableName: string;
   readonly connectionTableName: string;
+  /**
+   * Seals the tokens of a verified connection (D7). Only the callback records connections, so only
+   * its ledger has one; the connect function's ledger never sees a token.
+   */
+  readonly tokenEncrypter?: TokenEncrypter;
   /** Injectable for tests. @default real setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -64,8 +71,16 @@ export class DynamoDbFlowLedger implements FlowLedger {
   private readonly flowTable: string;
   private readonly connectionTable: string;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly tokenEncrypter: TokenEncrypter | undefined;
+  /**
+   * One ciphertext per connection however often its write is retried: the transaction's
+   * ClientRequestToken makes DynamoDB acknowledge a retry of a commit whose answer was lost, but
+   * only if every parameter is the same, and each encryption yields different bytes.
+   */
+  private readonly sealed = new WeakMap<NewConnection, Promise<Uint8Array>>();
 
   constructor(options: DynamoDbFlowLedgerOptions) {
+    this.tokenEncrypter = options.tokenEncrypter;
     this.client = options.client;
     this.flowTable = options.flowTableName;
     this.connectionTable = options.connectionTableName;
@@ -210,6 +225,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
   }
 
   async recordConnection(codeHash: string, connection: NewConnection): Promise<ConnectionWrite> {
+    const sealed = await this.sealTokens(connection);
     try {
       await this.client.send(
         new TransactWriteCommand({
@@ -222,7 +238,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
               Update: {
                 TableName: this.connectionTable,
                 Key: { [REALM]: connection.realmId },
-                ...newConnectionUpdate(connection),
+                ...newConnectionUpdate(connection, sealed),
               },
             },
             {
@@ -249,6 +265,27 @@ export class DynamoDbFlowLedger implements FlowLedger {
       }
       throw storageError('recordConnection', error);
     }
+  }
+
+  private sealTokens(connection: NewConnection): Promise<Uint8Array> {
+    const encrypter = this.tokenEncrypter;
+    if (encrypter === undefined)
+      throw new Error('this ledger has no token encrypter: it cannot record connections');
+    let sealed = this.sealed.get(connection);
+    if (sealed === undefined) {
+      sealed = encrypter
+        .encrypt(connection.realmId, {
+          accessToken: connection.accessToken,
+          refreshToken: connection.refreshToken,
+        })
+        .catch((error: unknown) => {
+          this.sealed.delete(connection);
+          // Nothing was written: the store's retry and its "failed" answer apply, as for DynamoDB.
+          throw error instanceof CipherUnavailableError ? storageError('sealTokens', error) : error;
+        });
+      this.sealed.set(connection, sealed);
+    }
+    return sealed;
   }
 
   /**

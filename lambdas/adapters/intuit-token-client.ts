@@ -1,12 +1,13 @@
 /**
  * axios implementation of the TokenEndpoint port: Intuit's token endpoint.
- * One request per exchange with an explicit timeout (C4), Basic auth (C5), the exact configured
+ * One request per exchange or refresh with an explicit timeout (C4), Basic auth (C5), the exact configured
  * redirect_uri (A3), no redirects, no proxies, and no automatic retry of a request that may have
  * left the machine (C3). Errors are classified (C7) and never carry the raw axios error enumerably.
  */
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { ClientCredentials } from '../core/config';
-import type { TokenEndpoint, TokenSet } from '../core/token-endpoint';
+import { INTUIT_ENDPOINTS } from '../core/config';
+import type { RevokeOutcome, TokenEndpoint, TokenRevoker, TokenSet } from '../core/token-endpoint';
 import { parseTokenResponse, safeOauthError, TokenEndpointError } from '../core/token-endpoint';
 import {
   createIntuitHttp,
@@ -20,11 +21,13 @@ import {
 export interface IntuitTokenClientOptions {
   readonly tokenEndpoint: string;
   readonly redirectUri: string;
+  /** Intuit's revocation endpoint (the same for sandbox and production). @default Intuit's */
+  readonly revocationEndpoint?: string;
   /** Injectable for tests. */
   readonly http?: AxiosInstance;
 }
 
-export class IntuitTokenClient implements TokenEndpoint {
+export class IntuitTokenClient implements TokenEndpoint, TokenRevoker {
   private readonly http: AxiosInstance;
 
   constructor(private readonly options: IntuitTokenClientOptions) {
@@ -36,13 +39,35 @@ export class IntuitTokenClient implements TokenEndpoint {
     credentials: ClientCredentials,
     timeoutMs: number,
   ): Promise<{ tokens: TokenSet; intuitTid?: string }> {
-    const body = new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: this.options.redirectUri,
-    }).toString();
+    return this.tokenRequest(
+      { grant_type: 'authorization_code', code, redirect_uri: this.options.redirectUri },
+      credentials,
+      timeoutMs,
+    );
+  }
+
+  async refresh(
+    refreshToken: string,
+    credentials: ClientCredentials,
+    timeoutMs: number,
+  ): Promise<{ tokens: TokenSet; intuitTid?: string }> {
+    return this.tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      credentials,
+      timeoutMs,
+    );
+  }
+
+  /** One token request, its answer classified (C7). The same rules for a code and a refresh token. */
+  private async tokenRequest(
+    form: Record<string, string>,
+    credentials: ClientCredentials,
+    timeoutMs: number,
+  ): Promise<{ tokens: TokenSet; intuitTid?: string }> {
+    const body = new URLSearchParams(form).toString();
     const response = await this.post(this.options.tokenEndpoint, body, credentials, timeoutMs, {
       'Content-Type': 'application/x-www-form-urlencoded',
+      // Always: the 5-year cap is only reported when asked for, and it is stored (D3).
       'x-include-refresh-token-hard-expires-in': 'true',
     });
     const intuitTid = intuitTidOf(response);
@@ -64,8 +89,35 @@ export class IntuitTokenClient implements TokenEndpoint {
     if (oauthError === 'invalid_client' || response.status === 401)
       throw new TokenEndpointError('invalid_client', withError);
     if (oauthError !== undefined) throw new TokenEndpointError('oauth_error', withError);
-    // A 3xx or an unexplained 4xx: Intuit did not say the code is unused, so it is spent.
+    // A 3xx or an unexplained 4xx: Intuit did not say the grant is unused, so it may be spent.
     throw new TokenEndpointError('ambiguous', withError);
+  }
+
+  /**
+   * D8: revokes a refresh token (the app disconnected the company). One request, bounded, never
+   * thrown: a failed revoke is reported, the local deletion it follows stands.
+   */
+  async revoke(
+    refreshToken: string,
+    credentials: ClientCredentials,
+    timeoutMs: number,
+  ): Promise<RevokeOutcome> {
+    try {
+      const response = await this.post(
+        this.options.revocationEndpoint ?? INTUIT_ENDPOINTS.revocation,
+        JSON.stringify({ token: refreshToken }),
+        credentials,
+        timeoutMs,
+        { 'Content-Type': 'application/json' },
+      );
+      const intuitTid = intuitTidOf(response);
+      const tid = intuitTid !== undefined ? { intuitTid } : {};
+      if (response.status >= 200 && response.status < 300) return { kind: 'revoked', ...tid };
+      return { kind: 'failed', status: response.status, ...tid };
+    } catch (error) {
+      const transportCode = error instanceof TokenEndpointError ? error.details.transportCode : undefined;
+      return { kind: 'failed', ...(transportCode !== undefined ? { transportCode } : {}) };
+    }
   }
 
   /** Sends once; sends a second time only when the first provably never left (docs/design.md invariant 1). */

@@ -20,6 +20,7 @@ export type QboEnvironment = 'sandbox' | 'production';
 export const INTUIT_ENDPOINTS = {
   authorization: 'https://appcenter.intuit.com/connect/oauth2',
   token: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
+  revocation: 'https://developer.api.intuit.com/v2/oauth2/tokens/revoke',
 } as const;
 
 /** Everything a handler needs except the client credentials, which live in Secrets Manager only (F3). */
@@ -34,6 +35,8 @@ export interface ServiceConfig {
   readonly scopes: readonly string[];
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
+  /** Where a disconnect revokes the refresh token (D8). */
+  readonly revocationEndpoint: string;
   /**
    * The accounting API host the company check (B6) calls, no path. @default by qboEnvironment:
    * https://sandbox-quickbooks.api.intuit.com or https://quickbooks.api.intuit.com
@@ -128,6 +131,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   };
   const authorizationEndpoint = endpoint('QBO_AUTHORIZATION_ENDPOINT', INTUIT_ENDPOINTS.authorization);
   const tokenEndpoint = endpoint('QBO_TOKEN_ENDPOINT', INTUIT_ENDPOINTS.token);
+  const revocationEndpoint = endpoint('QBO_REVOCATION_ENDPOINT', INTUIT_ENDPOINTS.revocation);
   const qboApiBaseUrl = endpoint('QBO_API_BASE_URL', QBO_API_BASE_URLS[qboEnvironment]);
   problems.push(...checkApiBaseUrl(qboApiBaseUrl, qboEnvironment));
   const companyCheckTimeoutMs = integer(
@@ -155,6 +159,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     scopes,
     authorizationEndpoint,
     tokenEndpoint,
+    revocationEndpoint,
     qboApiBaseUrl,
     flowTtlSeconds: integer(
       'FLOW_TTL_SECONDS',

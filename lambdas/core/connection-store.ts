@@ -27,6 +27,13 @@ export interface ConnectionTokens {
   readonly refreshTokenHardExpiresAt?: number;
 }
 
+/** When a stored token set expires (epoch ms): plain attributes, readable without decrypting. */
+export interface TokenExpiry {
+  readonly accessTokenExpiresAt: number;
+  readonly refreshTokenExpiresAt: number;
+  readonly refreshTokenHardExpiresAt?: number;
+}
+
 /** What a verified exchange stores (the callback's part of the record). */
 export interface NewConnection extends ConnectionTokens {
   readonly realmId: string;
@@ -56,6 +63,9 @@ export interface Connection {
   readonly connectedAt: number;
   readonly qboEnvironment: string;
   readonly companyName?: string;
+  /** Present while tokens are stored, whether or not they were read. */
+  readonly tokenExpiry?: TokenExpiry;
+  /** The tokens themselves: present only when read with tokens (and stored). */
   readonly tokens?: ConnectionTokens;
   readonly lastRefreshedAt?: number;
   readonly reconnectReason?: ReconnectReason;
@@ -136,9 +146,15 @@ export interface ConnectionStore {
    */
   migrateLegacy(connection: Connection): Promise<FencedWrite>;
   /** A tenant's connections, without tokens (an index, never a scan). */
-  listByTenant(tenantId: string, options: { readonly limit: number; readonly cursor?: string }): Promise<Page<Connection>>;
+  listByTenant(
+    tenantId: string,
+    options: { readonly limit: number; readonly cursor?: string },
+  ): Promise<Page<Connection>>;
   /** realmIds of ACTIVE connections the refresher should refresh (due at or before `dueBy`), oldest first. */
-  listDueForRefresh(dueBy: number, options: { readonly limit: number; readonly cursor?: string }): Promise<Page<string>>;
+  listDueForRefresh(
+    dueBy: number,
+    options: { readonly limit: number; readonly cursor?: string },
+  ): Promise<Page<string>>;
   /** How many connections wait for their user to reconnect. */
   countReconnectRequired(): Promise<number>;
   /** How many ACTIVE connections reach their 5-year cap at or before `before`. */

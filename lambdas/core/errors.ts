@@ -73,3 +73,11 @@ export class CredentialsUnavailableError extends ConnectorError {
     super(`${source} could not be read right now (${awsErrorName})`, cause);
   }
 }
+
+/** A listing cursor that this service did not issue (altered or from another listing). */
+export class InvalidCursorError extends ConnectorError {
+  readonly code = 'API_REQUEST_REFUSED' as const;
+  constructor() {
+    super('cursor is not one this service issued');
+  }
+}

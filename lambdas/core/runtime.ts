@@ -7,7 +7,8 @@ import type { CredentialsSource, ServiceConfig } from './config';
 import { ConfigError } from './errors';
 import type { FlowLedger } from './flow-ledger';
 import type { Telemetry } from './telemetry';
-import type { TokenEndpoint } from './token-endpoint';
+import type { ConnectionStore } from './connection-store';
+import type { TokenEndpoint, TokenRevoker } from './token-endpoint';
 
 /** What /connect needs: no HTTP client, so the connect bundle loads none. */
 export interface BaseRuntime {
@@ -61,4 +62,27 @@ export function once<T>(factory: () => T): () => T {
     if ('error' in result) throw result.error;
     return result.value;
   };
+}
+
+/**
+ * What the app API and the refresher run on: the connections (with the cipher inside the store),
+ * Intuit's token endpoint for refreshes, the revocation endpoint for disconnects. No flow ledger.
+ */
+export interface TokenRuntime {
+  readonly config: ServiceConfig;
+  readonly credentials: CredentialsSource;
+  readonly connections: ConnectionStore;
+  readonly tokenEndpoint: TokenEndpoint;
+  readonly revoker: TokenRevoker;
+}
+
+export interface TokenDependencies {
+  /** Returns the runtime built from validated configuration, or throws ConfigError. */
+  readonly runtime: () => TokenRuntime;
+  readonly telemetry: Telemetry;
+  /** Epoch milliseconds. */
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** A unique lease holder name per refresh attempt. @default crypto.randomUUID */
+  readonly newHolderId?: () => string;
 }

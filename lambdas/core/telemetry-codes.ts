@@ -236,7 +236,8 @@ export const LOG_CODES = {
   },
   REFRESH_INVALID_CLIENT: {
     level: 'error',
-    message: "Intuit refused the client credentials on refresh (invalid_client): check this environment's secret",
+    message:
+      "Intuit refused the client credentials on refresh (invalid_client): check this environment's secret",
     metrics: [M.InvalidClient, M.ConfigError],
   },
   REFRESH_STORE_FAILED: {
@@ -257,12 +258,14 @@ export const LOG_CODES = {
   },
   REFRESH_BACKING_OFF: {
     level: 'info',
-    message: 'A refresh is needed but the last one was ambiguous; waiting out the backoff without calling Intuit',
+    message:
+      'A refresh is needed but the last one was ambiguous; waiting out the backoff without calling Intuit',
     metrics: [],
   },
   REFRESH_TOKEN_EXPIRED: {
     level: 'warn',
-    message: 'The refresh token passed its expiry (100 days idle or the 5-year cap); connection needs its user',
+    message:
+      'The refresh token passed its expiry (100 days idle or the 5-year cap); connection needs its user',
     metrics: [],
   },
   CONNECTION_DISCONNECTED: {

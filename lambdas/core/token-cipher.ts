@@ -39,7 +39,10 @@ export class TokenDecryptionError extends Error {
 /** The key service (KMS) could not be reached or refused for now: try again later. */
 export class CipherUnavailableError extends Error {
   override readonly name = 'CipherUnavailableError';
-  constructor(readonly operation: 'encrypt' | 'decrypt', options?: { cause?: unknown }) {
+  constructor(
+    readonly operation: 'encrypt' | 'decrypt',
+    options?: { cause?: unknown },
+  ) {
     super(`token ${operation}: key service unavailable`);
     if (options?.cause !== undefined)
       Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false });

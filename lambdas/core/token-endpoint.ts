@@ -65,7 +65,12 @@ export interface TokenEndpoint {
 /** How a revocation ended; it never throws (a failed revoke must not undo a local deletion). */
 export type RevokeOutcome =
   | { readonly kind: 'revoked'; readonly intuitTid?: string }
-  | { readonly kind: 'failed'; readonly status?: number; readonly transportCode?: string; readonly intuitTid?: string };
+  | {
+      readonly kind: 'failed';
+      readonly status?: number;
+      readonly transportCode?: string;
+      readonly intuitTid?: string;
+    };
 
 /**
  * The port to Intuit's revocation endpoint, used only when the app disconnects a company (never by

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { HttpResponse } from './web/http-responses';
 import { pageResponse } from './web/http-responses';
 import { newReference } from '../core/flow-identifiers';
+import { apiError, temporarilyUnavailable } from './api/json-responses';
 import type { PageContext } from './web/pages';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 
@@ -43,6 +44,8 @@ export function apiHandler(
      * replays converge on the outcome. @default 'try-again'
      */
     readonly timeoutPage?: 'finishing' | 'try-again';
+    /** The app API: its last-resort answers are JSON, not pages. @default false */
+    readonly json?: boolean;
   },
 ): ApiHandler {
   const base = async (
@@ -57,7 +60,11 @@ export function apiHandler(
         code: 'UNEXPECTED_ERROR',
         fields: { errorName: error instanceof Error ? error.name : typeof error, reference },
       });
-      return toApiGatewayResult(pageResponse(500, 'try-again', { ...fallbackPage(), reference }, true));
+      return toApiGatewayResult(
+        options.json === true
+          ? apiError(500, 'internal_error', 'Something went wrong; try again.', { reference })
+          : pageResponse(500, 'try-again', { ...fallbackPage(), reference }, true),
+      );
     }
   };
   const timeoutPage = options.timeoutPage ?? 'try-again';
@@ -65,6 +72,10 @@ export function apiHandler(
     // A real page (E2, invariant 6) half a second before Lambda would cut the invocation off.
     timeoutEarlyInMillis: 500,
     timeoutEarlyResponse: () => {
+      if (options.json === true) {
+        telemetry.record({ code: 'INVOCATION_TIMEOUT', message: 'Invocation about to time out; 503 served' });
+        return toApiGatewayResult(temporarilyUnavailable(1, 'The connector ran out of time; try again.'));
+      }
       telemetry.record({
         code: 'INVOCATION_TIMEOUT',
         message: `Invocation about to time out; ${timeoutPage} page served`,
@@ -96,4 +107,26 @@ export function requestOf(
       ? { deadline: Date.now() + remaining - DEADLINE_SAFETY_MS }
       : {}),
   };
+}
+
+/** The authenticated caller API Gateway's IAM authoriser put on the event (the local server does the same). */
+export function iamCallerOf(event: APIGatewayProxyEventV2): string | undefined {
+  const authorizer = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } }).authorizer;
+  const arn = authorizer?.iam?.userArn;
+  return typeof arn === 'string' && arn !== '' ? arn : undefined;
+}
+
+/** The body as text, whether API Gateway passed it as is or base64-encoded. */
+export function bodyOf(event: APIGatewayProxyEventV2): string | undefined {
+  if (event.body === undefined) return undefined;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+/** The remaining invocation time as an epoch-ms deadline, with a second kept for the answer. */
+export function deadlineOf(context: Context, fallbackMs: number): number {
+  const remaining =
+    typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  return (
+    Date.now() + (remaining !== undefined && remaining > 0 ? remaining : fallbackMs) - DEADLINE_SAFETY_MS
+  );
 }

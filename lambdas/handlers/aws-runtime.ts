@@ -5,7 +5,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_APP_NAME, loadServiceConfig } from '../core/config';
 import { ConfigError } from '../core/errors';
-import type { BaseRuntime, FlowDependencies } from '../core/runtime';
+import type { BaseRuntime, FlowDependencies, TokenDependencies, TokenRuntime } from '../core/runtime';
 import { once } from '../core/runtime';
 import { createDocumentClient } from '../adapters/dynamodb-client';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
@@ -52,5 +52,25 @@ export function awsDependencies<R extends BaseRuntime>(
     clock: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     fallbackAppName: env['APP_NAME'] ?? DEFAULT_APP_NAME,
+  };
+}
+
+/** The token API's and the refresher's dependencies: the runtime built once, at init. */
+export function awsTokenDependencies(
+  env: Env,
+  telemetry: PowertoolsTelemetry,
+  build: (env: Env) => TokenRuntime,
+): TokenDependencies {
+  const runtime = once(() => build(env));
+  try {
+    runtime();
+  } catch {
+    /* remembered by once() */
+  }
+  return {
+    runtime,
+    telemetry,
+    clock: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 }

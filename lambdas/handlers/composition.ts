@@ -7,6 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CredentialsSource, ServiceConfig } from '../core/config';
 import type { FlowLedger } from '../core/flow-ledger';
 import type { BaseRuntime } from '../core/runtime';
+import type { TokenEncrypter } from '../core/token-cipher';
 import { DynamoDbFlowLedger } from '../adapters/dynamodb-flow-ledger';
 
 export interface RuntimeParts {
@@ -15,6 +16,8 @@ export interface RuntimeParts {
   readonly documentClient: DynamoDBDocumentClient;
   /** Wraps the ledger, e.g. to count or break calls in tests and benchmarks. */
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => FlowLedger;
+  /** Seals the tokens the callback stores (D7); the connect function has none. */
+  readonly tokenEncrypter?: TokenEncrypter;
 }
 
 /** What /connect runs on: no HTTP client, so the connect bundle loads none. */
@@ -23,6 +26,7 @@ export function baseRuntime(parts: RuntimeParts): BaseRuntime {
     client: parts.documentClient,
     flowTableName: parts.config.flowTableName,
     connectionTableName: parts.config.connectionTableName,
+    ...(parts.tokenEncrypter !== undefined ? { tokenEncrypter: parts.tokenEncrypter } : {}),
   });
   return {
     config: parts.config,

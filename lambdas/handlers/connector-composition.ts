@@ -18,6 +18,7 @@ export function connectorRuntime(parts: RuntimeParts): ConnectorRuntime {
     tokenEndpoint: new IntuitTokenClient({
       tokenEndpoint: config.tokenEndpoint,
       redirectUri: config.redirectUri,
+      revocationEndpoint: config.revocationEndpoint,
       http,
     }),
     companyInfo: new IntuitCompanyInfoClient({ apiBaseUrl: config.qboApiBaseUrl, http }),

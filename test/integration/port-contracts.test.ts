@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionStore } from '../../lambdas/adapters/dynamodb-connection-store';
 import { createDocumentClient } from '../../lambdas/adapters/dynamodb-client';
 import { DynamoDbFlowLedger } from '../../lambdas/adapters/dynamodb-flow-ledger';
+import { localTokenCipher } from '../../lambdas/adapters/encryption-sdk-token-cipher';
 import { ensureTables, LOCAL_AWS } from '../../local/dynamodb-local';
 import { connectionStoreContract } from '../contract/connection-store.contract';
 import { flowLedgerContract } from '../contract/flow-ledger.contract';
@@ -29,13 +30,16 @@ afterAll(async () => {
   client.destroy();
 });
 
+const cipher = localTokenCipher({ key: randomBytes(32), environment: 'test' });
+
 const subject = async () => ({
   ledger: new DynamoDbFlowLedger({
     client,
     flowTableName: tables.flow,
     connectionTableName: tables.connection,
+    tokenEncrypter: cipher,
   }),
-  connections: new DynamoDbConnectionStore({ client, tableName: tables.connection }),
+  connections: new DynamoDbConnectionStore({ client, tableName: tables.connection, cipher }),
 });
 
 flowLedgerContract('DynamoDB adapter on DynamoDB Local', subject);

@@ -17,7 +17,7 @@ import {
   SDK_RETRY_DELAY_MAX_MS,
   WRITE_WORST_MS,
 } from '../../lambdas/core/time-budget';
-import { ROUTES } from '../../lambdas/routes';
+import { FUNCTIONS } from '../../lambdas/routes';
 
 describe('the callback time budget (C4)', () => {
   it("C4: covers the installed SDK's longest wait before a retry (a throttled call's base delay)", () => {
@@ -45,7 +45,7 @@ describe('the callback time budget (C4)', () => {
   });
 
   it('C4: claim, token request, company check, three store writes and answer fit the 28 s function, inside API Gateway 29 s', () => {
-    expect(ROUTES.callback.timeoutSeconds).toBe(CALLBACK_TIMEOUT_SECONDS);
+    expect(FUNCTIONS.callback.timeoutSeconds).toBe(CALLBACK_TIMEOUT_SECONDS);
     expect(CALLBACK_TIMEOUT_SECONDS).toBeLessThan(29);
     const total =
       WRITE_WORST_MS +

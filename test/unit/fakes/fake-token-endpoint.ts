@@ -54,9 +54,19 @@ export interface ExchangeCall {
   readonly timeoutMs: number;
 }
 
+export interface RefreshCall {
+  readonly refreshToken: string;
+  readonly credentials: ClientCredentials;
+  readonly timeoutMs: number;
+}
+
 export class FakeTokenEndpoint implements TokenEndpoint {
   readonly exchanges: ExchangeCall[] = [];
+  readonly refreshes: RefreshCall[] = [];
   private script: ExchangeBehaviour[];
+  /** What refresh requests get, in order (the last one repeats). @default rotated tokens */
+  refreshScript: ExchangeBehaviour[] = [];
+  private rotation = 0;
   /** Overrides the script per code when set (property tests give each flow its own behaviour). */
   behaviourFor?: (code: string) => ExchangeBehaviour;
 
@@ -74,11 +84,33 @@ export class FakeTokenEndpoint implements TokenEndpoint {
     timeoutMs: number,
   ): Promise<{ tokens: TokenSet; intuitTid?: string }> {
     this.exchanges.push({ code, credentials, timeoutMs });
-    const behaviour = this.behaviourFor?.(code) ?? this.next();
+    return this.answer(this.behaviourFor?.(code) ?? this.next(), FAKE_TOKENS);
+  }
+
+  async refresh(
+    refreshToken: string,
+    credentials: ClientCredentials,
+    timeoutMs: number,
+  ): Promise<{ tokens: TokenSet; intuitTid?: string }> {
+    this.refreshes.push({ refreshToken, credentials, timeoutMs });
+    const behaviour =
+      (this.refreshScript.length > 1 ? this.refreshScript.shift() : this.refreshScript[0]) ?? succeed();
+    this.rotation += 1;
+    return this.answer(behaviour, {
+      ...FAKE_TOKENS,
+      accessToken: `canary-access-token-rotated-${this.rotation}`,
+      refreshToken: `canary-refresh-token-rotated-${this.rotation}`,
+    });
+  }
+
+  private async answer(
+    behaviour: ExchangeBehaviour,
+    tokens: TokenSet,
+  ): Promise<{ tokens: TokenSet; intuitTid?: string }> {
     switch (behaviour.kind) {
       case 'tokens':
         return {
-          tokens: behaviour.tokens ?? FAKE_TOKENS,
+          tokens: behaviour.tokens ?? tokens,
           ...(behaviour.intuitTid !== undefined ? { intuitTid: behaviour.intuitTid } : {}),
         };
       case 'error':

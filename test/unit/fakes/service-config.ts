@@ -14,6 +14,7 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     scopes: ['com.intuit.quickbooks.accounting'],
     authorizationEndpoint: INTUIT_ENDPOINTS.authorization,
     tokenEndpoint: INTUIT_ENDPOINTS.token,
+    revocationEndpoint: INTUIT_ENDPOINTS.revocation,
     qboApiBaseUrl: QBO_API_BASE_URLS.sandbox,
     flowTtlSeconds: 900,
     tokenRequestTimeoutMs: 8000,
