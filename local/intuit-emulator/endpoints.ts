@@ -19,13 +19,16 @@ export type LogResult = [status: number | 'no-response', detail: string];
 export interface EndpointContext {
   readonly model: OAuthModel;
   readonly faults: FaultSwitches;
-  /** The app name the consent page shows; the client id when absent. */
+  /** The app name the consent page shows for a client registered without one. */
   readonly appName: string | undefined;
   /** The emulator's own origin, against which request paths are parsed. */
   readonly url: string;
   /** A delay that close() cancels, so a latency fault never outlives the server. */
   sleep(ms: number): Promise<void>;
 }
+
+/** What the consent page calls an app registered without a name; never its client id. */
+const UNNAMED_APP = 'An app';
 
 /** Answers, without redirecting, a client or redirect_uri the app never registered. */
 function refuseUnregistered(
@@ -62,7 +65,7 @@ export function handleAuthorize(ctx: EndpointContext, req: IncomingMessage, res:
     res,
     200,
     renderConsentPage({
-      appName: ctx.appName ?? clientId,
+      appName: ctx.model.appNameOf(clientId) ?? ctx.appName ?? UNNAMED_APP,
       clientId,
       redirectUri,
       state,

@@ -21,6 +21,8 @@ export interface EmulatedClient {
   clientId: string;
   clientSecret: string;
   redirectUris: string[];
+  /** The name the consent page shows for this app, as Intuit shows the app's registered name. */
+  appName?: string;
 }
 
 /** What the model is configured with; every lifetime and the clock have defaults. */
@@ -151,6 +153,11 @@ export class OAuthModel {
   addCompany(realmId: string, companyName: string): void {
     if (!REALM_ID_PATTERN.test(realmId)) throw new Error('Intuit emulator: realm ids must be digits');
     this.companies.set(realmId, companyName);
+  }
+
+  /** The name the client was registered with, if any. */
+  appNameOf(clientId: string): string | undefined {
+    return this.clients.get(clientId)?.appName;
   }
 
   /** Refuses, with the page's message, anything that does not prove the redirect_uri belongs to the client. */

@@ -17,7 +17,10 @@ import { allowMethod, BodyTooLargeError, newIntuitTid, readBody, sendJson } from
 
 export interface EmulatorOptions extends Omit<OAuthModelOptions, 'now'> {
   port?: number;
-  /** The app name the consent page shows; the client id when absent. */
+  /**
+   * The app name the consent page shows for a client registered without its own `appName`; the
+   * page never shows a client id.
+   */
   appName?: string;
   /** Receives one line per request; lines carry code hash prefixes, never codes, tokens or secrets. */
   log?: (line: string) => void;

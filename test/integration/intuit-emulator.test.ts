@@ -258,9 +258,7 @@ describe('Intuit OAuth emulator', () => {
       expect(html).toContain('<html lang="en">');
       expect(html).toMatch(/<title>[^<]+<\/title>/);
       expect(html).toMatch(/<main>[\s\S]*<\/main>/);
-      expect(html).toContain(
-        `<h1>Intuit emulator — ${CLIENT.clientId} wants to connect to your QuickBooks company</h1>`,
-      );
+      expect(html).toContain('<h1>Intuit emulator — An app wants to connect to your QuickBooks company</h1>');
       expect(html).toContain('<form method="post" action="/connect/oauth2/decision">');
       expect(html).toContain(`<input type="hidden" name="client_id" value="${CLIENT.clientId}">`);
       expect(html).toContain(`<input type="hidden" name="redirect_uri" value="${REDIRECT_URI}">`);
@@ -896,6 +894,47 @@ describe('Intuit OAuth emulator', () => {
         expect(res.data).not.toContain(`${CLIENT.clientId} wants`);
       } finally {
         await own.close();
+      }
+    });
+
+    it("names each app by its own registered name, escaped, over the emulator's default", async () => {
+      const own = await start({
+        appName: 'Default app',
+        clients: [{ ...CLIENT, appName: 'Ledgerly & <Sons>' }, OTHER_CLIENT],
+      });
+      try {
+        const named = await http.get<string>(authorizeUrl(own, {}), { responseType: 'text' });
+        const unnamed = await http.get<string>(
+          authorizeUrl(own, {
+            client_id: OTHER_CLIENT.clientId,
+            redirect_uri: OTHER_CLIENT.redirectUris[0] ?? '',
+          }),
+          { responseType: 'text' },
+        );
+
+        expect(named.data).toContain(
+          '<h1>Intuit emulator — Ledgerly &#38; &#60;Sons&#62; wants to connect to your QuickBooks company</h1>',
+        );
+        expect(unnamed.data).toContain(
+          '<h1>Intuit emulator — Default app wants to connect to your QuickBooks company</h1>',
+        );
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('shows the client id nowhere but in the form field that posts it back', async () => {
+      const named = await start({ clients: [{ ...CLIENT, appName: 'Ledgerly' }] });
+      try {
+        for (const target of [emulator, named]) {
+          const res = await http.get<string>(authorizeUrl(target, {}), { responseType: 'text' });
+          const field = `<input type="hidden" name="client_id" value="${CLIENT.clientId}">`;
+
+          expect(res.data).toContain(field);
+          expect(res.data.replace(field, '')).not.toContain(CLIENT.clientId);
+        }
+      } finally {
+        await named.close();
       }
     });
 

@@ -158,4 +158,12 @@ describe('OAuthModel', () => {
     expect(model.records.tokenRequests()).toEqual([]);
     expect(model.records.revocationRequests()).toBe(0);
   });
+
+  it('knows each app by the name it was registered with, and by none when it has none', () => {
+    const named = { ...CLIENT, clientId: 'ABnamedClient', appName: 'Ledgerly' };
+    const model = new OAuthModel({ clients: [CLIENT, named] });
+
+    expect(model.appNameOf('ABnamedClient')).toBe('Ledgerly');
+    expect(model.appNameOf(CLIENT.clientId)).toBeUndefined();
+  });
 });
