@@ -11,7 +11,7 @@
  * fault switches beside it.
  */
 export type { CompanyInfoFault, CompanyInfoFaultMode, Fault, FaultMode } from './intuit-emulator/faults';
-export type { EmulatedClient } from './intuit-emulator/model';
+export type { EmulatedClient, RefreshTokenState } from './intuit-emulator/model';
 export type { CompanyInfoRequestRecord, TokenRequestRecord } from './intuit-emulator/records';
 export type { EmulatorOptions, IntuitEmulator } from './intuit-emulator/server';
 export { startIntuitEmulator } from './intuit-emulator/server';

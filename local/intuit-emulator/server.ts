@@ -10,7 +10,7 @@ import type { EndpointContext, LogResult } from './endpoints';
 import { FaultSwitches } from './faults';
 import type { CompanyInfoFault, Fault } from './faults';
 import { OAuthModel } from './model';
-import type { OAuthModelOptions } from './model';
+import type { OAuthModelOptions, RefreshTokenState } from './model';
 import { DECISION_PATH } from './pages';
 import type { CompanyInfoRequestRecord, TokenRequestRecord } from './records';
 import { allowMethod, BodyTooLargeError, newIntuitTid, readBody, sendJson } from './wire';
@@ -49,6 +49,17 @@ export interface IntuitEmulator {
   exchangeCount(codeHash?: string): number;
   isAccessTokenActive(token: string): boolean;
   isRefreshTokenActive(token: string): boolean;
+  /** Why a refresh token works or not: active, rotated, revoked, expired or unknown. */
+  refreshTokenState(token: string): RefreshTokenState;
+  /**
+   * What a user disconnecting the app inside QuickBooks causes: every live grant of the company is
+   * revoked, so its refresh tokens answer invalid_grant. Returns how many grants were revoked.
+   */
+  disconnectCompany(realmId: string): number;
+  /** Lifetime (whole seconds) of access tokens issued from now on, until reset(). */
+  setAccessTokenLifetime(seconds: number): void;
+  /** Lifetime (whole seconds) of refresh tokens issued from now on, until reset(); capped by the hard expiry. */
+  setRefreshTokenLifetime(seconds: number): void;
   /**
    * Mints a code as if the user had consented on the authorization page, for `realmId` (the default
    * realm when absent); throws for a realm that is not among the companies.
@@ -56,7 +67,7 @@ export interface IntuitEmulator {
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string;
   /** Adds a company (realmId -> CompanyName) a user may pick at consent. */
   addCompany(realmId: string, companyName: string): void;
-  /** Forgets all codes, tokens, records, counts and faults. */
+  /** Forgets all codes, tokens, records, counts and faults, and restores the configured lifetimes. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -180,6 +191,22 @@ class Emulator implements IntuitEmulator {
 
   isRefreshTokenActive(token: string): boolean {
     return this.model.isRefreshTokenActive(token);
+  }
+
+  refreshTokenState(token: string): RefreshTokenState {
+    return this.model.refreshTokenState(token);
+  }
+
+  disconnectCompany(realmId: string): number {
+    return this.model.disconnectCompany(realmId);
+  }
+
+  setAccessTokenLifetime(seconds: number): void {
+    this.model.setAccessTokenLifetime(seconds);
+  }
+
+  setRefreshTokenLifetime(seconds: number): void {
+    this.model.setRefreshTokenLifetime(seconds);
   }
 
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string {

@@ -1343,6 +1343,67 @@ describe('Intuit OAuth emulator', () => {
     });
   });
 
+  describe('given a user who disconnects the app inside QuickBooks', () => {
+    it("revokes every grant of that company, and no other company's", async () => {
+      const first = await connect(emulator);
+      const second = await connect(emulator);
+      const elsewhere = await connect(emulator, OTHER_REALM_ID);
+
+      expect(emulator.disconnectCompany(REALM_ID)).toBe(2);
+
+      for (const { accessToken, refreshToken } of [first, second]) {
+        expect(emulator.refreshTokenState(refreshToken)).toBe('revoked');
+        expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+        expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(401);
+      }
+      expect((await refresh(emulator, elsewhere.refreshToken)).status).toBe(200);
+      expect(emulator.revocationRequests()).toBe(0);
+    });
+  });
+
+  describe('given token lifetimes set at run time', () => {
+    it('issues access tokens that expire as set, so the next use needs a refresh', async () => {
+      emulator.setAccessTokenLifetime(0);
+
+      const res = await exchange(
+        emulator,
+        emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI }),
+      );
+
+      expect(res.data.expires_in).toBe(0);
+      const { accessToken, refreshToken } = tokensOf(res);
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(401);
+      emulator.setAccessTokenLifetime(120);
+      const refreshed = await refresh(emulator, refreshToken);
+      expect(refreshed.data.expires_in).toBe(120);
+      expect((await companyInfo(emulator, REALM_ID, tokensOf(refreshed).accessToken)).status).toBe(200);
+    });
+
+    it('issues refresh tokens that expire as set, answering invalid_grant once they have', async () => {
+      emulator.setRefreshTokenLifetime(0);
+
+      const { refreshToken } = await connect(emulator);
+
+      expect(emulator.refreshTokenState(refreshToken)).toBe('expired');
+      expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+    });
+
+    it('restores the configured lifetimes on reset()', async () => {
+      emulator.setAccessTokenLifetime(5);
+      emulator.setRefreshTokenLifetime(5);
+
+      emulator.reset();
+      const res = await exchange(
+        emulator,
+        emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI }),
+      );
+
+      expect(res.data.expires_in).toBe(3600);
+      expect(res.data.x_refresh_token_expires_in).toBe(8_726_400);
+    });
+  });
+
   describe('given an emulator with a request hanging', () => {
     it('closes promptly by destroying the hung socket', async () => {
       const own = await start();
