@@ -8,11 +8,11 @@ import { URL } from 'node:url';
 import { handleAuthorize, handleCompanyInfo, handleDecision, handleRevoke, handleToken } from './endpoints';
 import type { EndpointContext, LogResult } from './endpoints';
 import { FaultSwitches } from './faults';
-import type { CompanyInfoFault, Fault } from './faults';
+import type { CompanyInfoFault, Fault, RevokeFault, TokenGrantType } from './faults';
 import { OAuthModel } from './model';
 import type { OAuthModelOptions, RefreshTokenState } from './model';
 import { DECISION_PATH } from './pages';
-import type { CompanyInfoRequestRecord, TokenRequestRecord } from './records';
+import type { CompanyInfoRequestRecord, RevocationRequestRecord, TokenRequestRecord } from './records';
 import { allowMethod, BodyTooLargeError, newIntuitTid, readBody, sendJson } from './wire';
 
 export interface EmulatorOptions extends Omit<OAuthModelOptions, 'now'> {
@@ -33,11 +33,16 @@ export interface IntuitEmulator {
   readonly revocationEndpoint: string;
   /** Base URL of the QuickBooks Accounting API (no trailing slash), as `/v3/company/...` is appended. */
   readonly apiBaseUrl: string;
-  /** Applies to the token endpoint only. */
+  /** Applies to the token endpoint only; to one grant type only when `f.grantType` is set. */
   setFault(f: Fault): void;
   clearFault(): void;
-  /** Every request to the token endpoint, in order of arrival. */
-  tokenRequests(): TokenRequestRecord[];
+  /** Applies to the revocation endpoint only. */
+  setRevokeFault(f: RevokeFault): void;
+  clearRevokeFault(): void;
+  /** Every request to the token endpoint (only those of `grantType` when given), in order of arrival. */
+  tokenRequests(grantType?: TokenGrantType): TokenRequestRecord[];
+  /** refresh_token requests, whatever their outcome. */
+  refreshCount(): number;
   /** Applies to the CompanyInfo endpoint only. */
   setCompanyInfoFault(f: CompanyInfoFault): void;
   clearCompanyInfoFault(): void;
@@ -45,6 +50,8 @@ export interface IntuitEmulator {
   companyInfoRequests(): CompanyInfoRequestRecord[];
   /** How many requests reached the revocation endpoint, whatever their outcome. */
   revocationRequests(): number;
+  /** Every request to the revocation endpoint, in order of arrival, with its status and outcome. */
+  revocationRequestRecords(): RevocationRequestRecord[];
   /** authorization_code requests, optionally for one code hash. */
   exchangeCount(codeHash?: string): number;
   isAccessTokenActive(token: string): boolean;
@@ -161,6 +168,14 @@ class Emulator implements IntuitEmulator {
     this.faults.clearTokenFault();
   }
 
+  setRevokeFault(f: RevokeFault): void {
+    this.faults.setRevokeFault(f);
+  }
+
+  clearRevokeFault(): void {
+    this.faults.clearRevokeFault();
+  }
+
   setCompanyInfoFault(f: CompanyInfoFault): void {
     this.faults.setCompanyInfoFault(f);
   }
@@ -169,8 +184,12 @@ class Emulator implements IntuitEmulator {
     this.faults.clearCompanyInfoFault();
   }
 
-  tokenRequests(): TokenRequestRecord[] {
-    return this.model.records.tokenRequests();
+  tokenRequests(grantType?: TokenGrantType): TokenRequestRecord[] {
+    return this.model.records.tokenRequests(grantType);
+  }
+
+  refreshCount(): number {
+    return this.model.records.refreshCount();
   }
 
   companyInfoRequests(): CompanyInfoRequestRecord[] {
@@ -179,6 +198,10 @@ class Emulator implements IntuitEmulator {
 
   revocationRequests(): number {
     return this.model.records.revocationRequests();
+  }
+
+  revocationRequestRecords(): RevocationRequestRecord[] {
+    return this.model.records.revocationRequestRecords();
   }
 
   exchangeCount(codeHash?: string): number {
@@ -219,8 +242,7 @@ class Emulator implements IntuitEmulator {
 
   reset(): void {
     this.model.reset();
-    this.faults.clearTokenFault();
-    this.faults.clearCompanyInfoFault();
+    this.faults.clearAll();
   }
 
   close(): Promise<void> {
@@ -266,9 +288,7 @@ class Emulator implements IntuitEmulator {
         return logLine(...(await handleToken(this.context, req, res)));
       }
       if (path === REVOKE_PATH) {
-        this.model.records.countRevocationRequest();
-        if (!allowMethod(req, res, 'POST')) return logLine(405, 'method_not_allowed');
-        return logLine(...handleRevoke(this.context, req, await readBody(req), res));
+        return logLine(...(await handleRevoke(this.context, req, res)));
       }
       const companyInfoPath = COMPANY_INFO_PATH.exec(path);
       if (companyInfoPath) {

@@ -172,8 +172,9 @@ describe('OAuthModel', () => {
   it('records what it was asked and forgets it all on reset', () => {
     const { model } = modelAt();
     model.records.addTokenRequest({ grantType: 'authorization_code', at: 1, status: 200, outcome: 'issued' });
-    model.records.countRevocationRequest();
+    model.records.addRevocationRequest({ at: 1, status: 200, outcome: 'revoked' });
     expect(model.records.exchangeCount()).toBe(1);
+    expect(model.records.revocationRequests()).toBe(1);
 
     model.reset();
 
