@@ -10,7 +10,20 @@
  * clock); the HTTP layer is intuit-emulator/server.ts with the endpoints, pages, wire helpers and
  * fault switches beside it.
  */
-export type { CompanyInfoFault, CompanyInfoFaultMode, Fault, FaultMode } from './intuit-emulator/faults';
-export type { CompanyInfoRequestRecord, TokenRequestRecord } from './intuit-emulator/records';
+export type {
+  CompanyInfoFault,
+  CompanyInfoFaultMode,
+  Fault,
+  FaultMode,
+  RevokeFault,
+  RevokeFaultMode,
+  TokenGrantType,
+} from './intuit-emulator/faults';
+export type { EmulatedClient, RefreshTokenState } from './intuit-emulator/model';
+export type {
+  CompanyInfoRequestRecord,
+  RevocationRequestRecord,
+  TokenRequestRecord,
+} from './intuit-emulator/records';
 export type { EmulatorOptions, IntuitEmulator } from './intuit-emulator/server';
 export { startIntuitEmulator } from './intuit-emulator/server';

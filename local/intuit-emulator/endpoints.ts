@@ -7,10 +7,19 @@ import { URL, URLSearchParams } from 'node:url';
 import type { FaultSwitches } from './faults';
 import { authenticationFault, authorizationFault } from './intuit-errors';
 import { REALM_ID_PATTERN, sha256Hex } from './model';
-import type { JsonAnswer, OAuthModel } from './model';
+import type { JsonAnswer, OAuthModel, RevocationAnswer } from './model';
 import { renderConsentPage, renderErrorPage } from './pages';
-import type { CompanyInfoRequestRecord, TokenRequestRecord } from './records';
-import { allowMethod, parseRevokeToken, readBody, redirectWith, sendEmpty, sendHtml, sendJson } from './wire';
+import type { CompanyInfoRequestRecord, RevocationRequestRecord, TokenRequestRecord } from './records';
+import {
+  allowMethod,
+  BodyTooLargeError,
+  parseRevokeToken,
+  readBody,
+  redirectWith,
+  sendEmpty,
+  sendHtml,
+  sendJson,
+} from './wire';
 
 /** What one request contributes to the log line: the status (or why there is none) and an outcome. */
 export type LogResult = [status: number | 'no-response', detail: string];
@@ -19,13 +28,16 @@ export type LogResult = [status: number | 'no-response', detail: string];
 export interface EndpointContext {
   readonly model: OAuthModel;
   readonly faults: FaultSwitches;
-  /** The app name the consent page shows; the client id when absent. */
+  /** The app name the consent page shows for a client registered without one. */
   readonly appName: string | undefined;
   /** The emulator's own origin, against which request paths are parsed. */
   readonly url: string;
   /** A delay that close() cancels, so a latency fault never outlives the server. */
   sleep(ms: number): Promise<void>;
 }
+
+/** What the consent page calls an app registered without a name; never its client id. */
+const UNNAMED_APP = 'An app';
 
 /** Answers, without redirecting, a client or redirect_uri the app never registered. */
 function refuseUnregistered(
@@ -62,7 +74,7 @@ export function handleAuthorize(ctx: EndpointContext, req: IncomingMessage, res:
     res,
     200,
     renderConsentPage({
-      appName: ctx.appName ?? clientId,
+      appName: ctx.model.appNameOf(clientId) ?? ctx.appName ?? UNNAMED_APP,
       clientId,
       redirectUri,
       state,
@@ -135,7 +147,7 @@ export async function handleToken(
       withHardCap: req.headers['x-include-refresh-token-hard-expires-in'] === 'true',
       form,
     });
-  const fault = ctx.faults.takeTokenFault();
+  const fault = ctx.faults.takeTokenFault(record.grantType);
   switch (fault?.mode) {
     case undefined:
     case 'none': {
@@ -181,17 +193,61 @@ export async function handleToken(
   }
 }
 
-export function handleRevoke(
+/** Records before the method check, so that every request to the endpoint is counted. */
+export async function handleRevoke(
   ctx: EndpointContext,
   req: IncomingMessage,
-  body: string,
   res: ServerResponse,
-): LogResult {
-  const token = parseRevokeToken(req.headers['content-type'] ?? '', body);
-  const result = ctx.model.revoke(req.headers.authorization, token);
-  if (result.body === null) sendEmpty(res, result.status);
-  else sendJson(res, result.status, result.body);
-  return [result.status, result.outcome];
+): Promise<LogResult> {
+  const record: RevocationRequestRecord = { at: ctx.model.now(), status: 0, outcome: 'pending' };
+  ctx.model.records.addRevocationRequest(record);
+  const finish = (status: number, outcome: string): LogResult => {
+    record.status = status;
+    record.outcome = outcome;
+    return [status === 0 ? 'no-response' : status, outcome];
+  };
+  if (!allowMethod(req, res, 'POST')) return finish(405, 'method_not_allowed');
+  let body: string;
+  try {
+    body = await readBody(req);
+  } catch (err) {
+    // The server answers (413 or 500); the record says so rather than staying pending.
+    finish(err instanceof BodyTooLargeError ? 413 : 500, 'unreadable_body');
+    throw err;
+  }
+
+  const judge = (): RevocationAnswer =>
+    ctx.model.revoke(req.headers.authorization, parseRevokeToken(req.headers['content-type'] ?? '', body));
+  const answer = (): LogResult => {
+    const result = judge();
+    if (result.body === null) sendEmpty(res, result.status);
+    else sendJson(res, result.status, result.body);
+    return finish(result.status, result.outcome);
+  };
+  const fault = ctx.faults.takeRevokeFault();
+  switch (fault?.mode) {
+    case undefined:
+    case 'none':
+      return answer();
+    case 'latency':
+      await ctx.sleep(fault.latencyMs);
+      return answer();
+    case 'status500':
+      sendHtml(res, 500, renderErrorPage('Internal Server Error'));
+      return finish(500, 'fault:status500');
+    case 'status429':
+      res.setHeader('Retry-After', '1');
+      sendJson(res, 429, { error: 'throttled', error_description: 'Too many requests' });
+      return finish(429, 'fault:status429');
+    case 'status400-empty':
+      sendEmpty(res, 400);
+      return finish(400, 'fault:status400-empty');
+    case 'hang': {
+      // The revocation happens; only the answer is lost. close() destroys the socket.
+      const result = judge();
+      return finish(0, `hang:${result.outcome}`);
+    }
+  }
 }
 
 export async function handleCompanyInfo(

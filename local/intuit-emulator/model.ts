@@ -10,6 +10,8 @@
  *   client or a redirect_uri mismatch;
  * - a rotated refresh token dies at once (no grace period);
  * - revoking any token disconnects the whole grant: its pair and every token refreshed from it;
+ * - revoking a token of a grant already revoked, or whose latest refresh token has expired, answers
+ *   400 with an empty body (as Intuit often does) and changes nothing;
  * - CompanyInfo checks the token before the realm, so a dead token is a 401 even for another company.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -21,7 +23,16 @@ export interface EmulatedClient {
   clientId: string;
   clientSecret: string;
   redirectUris: string[];
+  /** The name the consent page shows for this app, as Intuit shows the app's registered name. */
+  appName?: string;
 }
+
+/**
+ * Where a refresh token stands: `rotated` once a refresh replaced it, `revoked` once its grant was
+ * revoked (by a revocation, a replayed code or a disconnect; this wins over the others), `expired`
+ * past its lifetime, `unknown` when the emulator never issued it as a refresh token.
+ */
+export type RefreshTokenState = 'active' | 'rotated' | 'revoked' | 'expired' | 'unknown';
 
 /** What the model is configured with; every lifetime and the clock have defaults. */
 export interface OAuthModelOptions {
@@ -79,6 +90,8 @@ interface Grant {
   readonly clientId: string;
   readonly realmId: string;
   readonly hardExpiresAt: number;
+  /** When the grant's latest refresh token expires: past it, nothing can renew the grant. */
+  refreshExpiresAt: number;
   revoked: boolean;
 }
 
@@ -104,6 +117,14 @@ interface TokenEntry {
 export const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 const randomToken = (bytes: number): string => randomBytes(bytes).toString('base64url');
 
+/** Lifetimes are whole seconds, as `expires_in` is; anything else is a mistyped fixture. */
+function lifetimeS(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    throw new Error('Intuit emulator: token lifetimes are whole seconds, 0 or more');
+  }
+  return seconds;
+}
+
 /** Compares digests so that neither the length nor the content of a secret leaks through timing. */
 function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
@@ -121,11 +142,14 @@ export class OAuthModel {
   readonly records = new RequestRecords();
   private readonly clients: Map<string, EmulatedClient>;
   private readonly codeLifetimeMs: number;
-  private readonly accessTokenLifetimeS: number;
-  private readonly refreshTokenLifetimeS: number;
+  private readonly configuredAccessTokenLifetimeS: number;
+  private readonly configuredRefreshTokenLifetimeS: number;
+  private accessTokenLifetimeS: number;
+  private refreshTokenLifetimeS: number;
 
   private codes = new Map<string, CodeEntry>();
   private tokens = new Map<string, TokenEntry>();
+  private grants = new Set<Grant>();
 
   constructor(opts: OAuthModelOptions) {
     this.now = opts.now ?? Date.now;
@@ -133,8 +157,14 @@ export class OAuthModel {
       opts.clients.map((c) => [c.clientId, { ...c, redirectUris: [...c.redirectUris] }] as const),
     );
     this.codeLifetimeMs = opts.codeLifetimeMs ?? DEFAULT_CODE_LIFETIME_MS;
-    this.accessTokenLifetimeS = opts.accessTokenLifetimeS ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S;
-    this.refreshTokenLifetimeS = opts.refreshTokenLifetimeS ?? DEFAULT_REFRESH_TOKEN_LIFETIME_S;
+    this.configuredAccessTokenLifetimeS = lifetimeS(
+      opts.accessTokenLifetimeS ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
+    );
+    this.configuredRefreshTokenLifetimeS = lifetimeS(
+      opts.refreshTokenLifetimeS ?? DEFAULT_REFRESH_TOKEN_LIFETIME_S,
+    );
+    this.accessTokenLifetimeS = this.configuredAccessTokenLifetimeS;
+    this.refreshTokenLifetimeS = this.configuredRefreshTokenLifetimeS;
     this.defaultRealmId = opts.realmId ?? DEFAULT_REALM_ID;
     const companies = opts.companies ?? {};
     this.companies = new Map([
@@ -151,6 +181,21 @@ export class OAuthModel {
   addCompany(realmId: string, companyName: string): void {
     if (!REALM_ID_PATTERN.test(realmId)) throw new Error('Intuit emulator: realm ids must be digits');
     this.companies.set(realmId, companyName);
+  }
+
+  /** The name the client was registered with, if any. */
+  appNameOf(clientId: string): string | undefined {
+    return this.clients.get(clientId)?.appName;
+  }
+
+  /** The lifetime of access tokens issued from now on (until reset()). */
+  setAccessTokenLifetime(seconds: number): void {
+    this.accessTokenLifetimeS = lifetimeS(seconds);
+  }
+
+  /** The lifetime of refresh tokens issued from now on (until reset()), never past the hard cap. */
+  setRefreshTokenLifetime(seconds: number): void {
+    this.refreshTokenLifetimeS = lifetimeS(seconds);
   }
 
   /** Refuses, with the page's message, anything that does not prove the redirect_uri belongs to the client. */
@@ -201,6 +246,29 @@ export class OAuthModel {
     return this.isActive(token, 'refresh');
   }
 
+  refreshTokenState(token: string): RefreshTokenState {
+    const entry = this.tokens.get(token);
+    if (entry === undefined || entry.kind !== 'refresh') return 'unknown';
+    if (entry.grant.revoked) return 'revoked';
+    if (entry.rotated) return 'rotated';
+    if (entry.expiresAt <= this.now()) return 'expired';
+    return 'active';
+  }
+
+  /**
+   * What a user disconnecting the app inside QuickBooks causes: every live grant of the company,
+   * of every client, is revoked. Returns how many were.
+   */
+  disconnectCompany(realmId: string): number {
+    let revoked = 0;
+    for (const grant of this.grants) {
+      if (grant.realmId !== realmId || grant.revoked) continue;
+      grant.revoked = true;
+      revoked += 1;
+    }
+    return revoked;
+  }
+
   /** Judges an authorization_code or refresh_token request; codes and tokens change as Intuit's would. */
   tokenRequest(request: TokenRequest): JsonAnswer {
     const client = this.authenticate(request.authorization);
@@ -220,8 +288,15 @@ export class OAuthModel {
       return { status: 400, body: { error: 'invalid_request' }, outcome: 'invalid_request' };
     const entry = this.tokens.get(token);
     // RFC 7009: an unknown token, or one of another client, is not an error worth revealing.
-    if (entry && entry.grant.clientId === client.clientId) entry.grant.revoked = true;
-    return { status: 200, body: null, outcome: entry ? 'revoked' : 'unknown_token' };
+    if (entry === undefined || entry.grant.clientId !== client.clientId) {
+      return { status: 200, body: null, outcome: 'unknown_token' };
+    }
+    if (entry.grant.revoked) return { status: 400, body: null, outcome: 'already_revoked' };
+    if (entry.grant.refreshExpiresAt <= this.now()) {
+      return { status: 400, body: null, outcome: 'expired_grant' };
+    }
+    entry.grant.revoked = true;
+    return { status: 200, body: null, outcome: 'revoked' };
   }
 
   /** The token is judged before the realm, so a dead token answers 401 whichever company it names. */
@@ -262,11 +337,14 @@ export class OAuthModel {
     };
   }
 
-  /** Forgets all codes, tokens, records and counts. */
+  /** Forgets all codes, tokens, grants, records and counts, and restores the configured lifetimes. */
   reset(): void {
     this.codes = new Map();
     this.tokens = new Map();
+    this.grants = new Set();
     this.records.reset();
+    this.accessTokenLifetimeS = this.configuredAccessTokenLifetimeS;
+    this.refreshTokenLifetimeS = this.configuredRefreshTokenLifetimeS;
   }
 
   private isActive(token: string, kind: TokenEntry['kind']): boolean {
@@ -312,9 +390,11 @@ export class OAuthModel {
       clientId: client.clientId,
       realmId: entry.realmId,
       hardExpiresAt: now + REFRESH_HARD_LIFETIME_S * 1000,
+      refreshExpiresAt: now,
       revoked: false,
     };
     entry.grant = grant;
+    this.grants.add(grant);
     return { status: 200, body: this.issueTokens(grant, now, request.withHardCap), outcome: 'issued' };
   }
 
@@ -350,6 +430,7 @@ export class OAuthModel {
       expiresAt: now + refreshLifetimeS * 1000,
       rotated: false,
     });
+    grant.refreshExpiresAt = now + refreshLifetimeS * 1000;
     return {
       token_type: 'bearer',
       access_token: accessToken,

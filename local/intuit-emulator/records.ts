@@ -30,11 +30,23 @@ export interface TokenRequestRecord {
   outcome: string;
 }
 
+export interface RevocationRequestRecord {
+  at: number;
+  /** 0 when no response was (or will ever be) sent: `hang`. */
+  status: number;
+  /**
+   * `revoked`, `already_revoked`, `expired_grant`, `unknown_token`, `invalid_client`,
+   * `invalid_request`, `method_not_allowed`, `fault:<mode>` or `hang:<outcome>`; `latency` records
+   * the outcome of the delayed answer.
+   */
+  outcome: string;
+}
+
 /** The request records of one emulator; reset() forgets them. */
 export class RequestRecords {
   private tokenRecords: TokenRequestRecord[] = [];
   private companyInfoRecords: CompanyInfoRequestRecord[] = [];
-  private revocationCount = 0;
+  private revocationRecords: RevocationRequestRecord[] = [];
 
   /** Keeps a record the HTTP layer completes once it knows the answer (or that none will come). */
   addTokenRequest(record: TokenRequestRecord): void {
@@ -45,21 +57,29 @@ export class RequestRecords {
     this.companyInfoRecords.push(record);
   }
 
-  countRevocationRequest(): void {
-    this.revocationCount += 1;
+  /** Keeps a record the HTTP layer completes once it knows the answer (or that none will come). */
+  addRevocationRequest(record: RevocationRequestRecord): void {
+    this.revocationRecords.push(record);
   }
 
-  /** Copies, so a caller cannot rewrite history. */
-  tokenRequests(): TokenRequestRecord[] {
-    return this.tokenRecords.map((r) => ({ ...r }));
+  /** Copies, so a caller cannot rewrite history; only those with `grantType` when given. */
+  tokenRequests(grantType?: string): TokenRequestRecord[] {
+    return this.tokenRecords
+      .filter((r) => grantType === undefined || r.grantType === grantType)
+      .map((r) => ({ ...r }));
   }
 
   companyInfoRequests(): CompanyInfoRequestRecord[] {
     return this.companyInfoRecords.map((r) => ({ ...r }));
   }
 
+  /** How many requests reached the revocation endpoint, whatever their outcome. */
   revocationRequests(): number {
-    return this.revocationCount;
+    return this.revocationRecords.length;
+  }
+
+  revocationRequestRecords(): RevocationRequestRecord[] {
+    return this.revocationRecords.map((r) => ({ ...r }));
   }
 
   /** authorization_code requests, optionally for one code hash. */
@@ -69,9 +89,14 @@ export class RequestRecords {
     ).length;
   }
 
+  /** refresh_token requests, whatever their outcome. */
+  refreshCount(): number {
+    return this.tokenRecords.filter((r) => r.grantType === 'refresh_token').length;
+  }
+
   reset(): void {
     this.tokenRecords = [];
     this.companyInfoRecords = [];
-    this.revocationCount = 0;
+    this.revocationRecords = [];
   }
 }

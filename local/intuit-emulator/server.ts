@@ -8,16 +8,19 @@ import { URL } from 'node:url';
 import { handleAuthorize, handleCompanyInfo, handleDecision, handleRevoke, handleToken } from './endpoints';
 import type { EndpointContext, LogResult } from './endpoints';
 import { FaultSwitches } from './faults';
-import type { CompanyInfoFault, Fault } from './faults';
+import type { CompanyInfoFault, Fault, RevokeFault, TokenGrantType } from './faults';
 import { OAuthModel } from './model';
-import type { OAuthModelOptions } from './model';
+import type { OAuthModelOptions, RefreshTokenState } from './model';
 import { DECISION_PATH } from './pages';
-import type { CompanyInfoRequestRecord, TokenRequestRecord } from './records';
+import type { CompanyInfoRequestRecord, RevocationRequestRecord, TokenRequestRecord } from './records';
 import { allowMethod, BodyTooLargeError, newIntuitTid, readBody, sendJson } from './wire';
 
 export interface EmulatorOptions extends Omit<OAuthModelOptions, 'now'> {
   port?: number;
-  /** The app name the consent page shows; the client id when absent. */
+  /**
+   * The app name the consent page shows for a client registered without its own `appName`; the
+   * page never shows a client id.
+   */
   appName?: string;
   /** Receives one line per request; lines carry code hash prefixes, never codes, tokens or secrets. */
   log?: (line: string) => void;
@@ -30,11 +33,16 @@ export interface IntuitEmulator {
   readonly revocationEndpoint: string;
   /** Base URL of the QuickBooks Accounting API (no trailing slash), as `/v3/company/...` is appended. */
   readonly apiBaseUrl: string;
-  /** Applies to the token endpoint only. */
+  /** Applies to the token endpoint only; to one grant type only when `f.grantType` is set. */
   setFault(f: Fault): void;
   clearFault(): void;
-  /** Every request to the token endpoint, in order of arrival. */
-  tokenRequests(): TokenRequestRecord[];
+  /** Applies to the revocation endpoint only. */
+  setRevokeFault(f: RevokeFault): void;
+  clearRevokeFault(): void;
+  /** Every request to the token endpoint (only those of `grantType` when given), in order of arrival. */
+  tokenRequests(grantType?: TokenGrantType): TokenRequestRecord[];
+  /** refresh_token requests, whatever their outcome. */
+  refreshCount(): number;
   /** Applies to the CompanyInfo endpoint only. */
   setCompanyInfoFault(f: CompanyInfoFault): void;
   clearCompanyInfoFault(): void;
@@ -42,10 +50,23 @@ export interface IntuitEmulator {
   companyInfoRequests(): CompanyInfoRequestRecord[];
   /** How many requests reached the revocation endpoint, whatever their outcome. */
   revocationRequests(): number;
+  /** Every request to the revocation endpoint, in order of arrival, with its status and outcome. */
+  revocationRequestRecords(): RevocationRequestRecord[];
   /** authorization_code requests, optionally for one code hash. */
   exchangeCount(codeHash?: string): number;
   isAccessTokenActive(token: string): boolean;
   isRefreshTokenActive(token: string): boolean;
+  /** Why a refresh token works or not: active, rotated, revoked, expired or unknown. */
+  refreshTokenState(token: string): RefreshTokenState;
+  /**
+   * What a user disconnecting the app inside QuickBooks causes: every live grant of the company is
+   * revoked, so its refresh tokens answer invalid_grant. Returns how many grants were revoked.
+   */
+  disconnectCompany(realmId: string): number;
+  /** Lifetime (whole seconds) of access tokens issued from now on, until reset(). */
+  setAccessTokenLifetime(seconds: number): void;
+  /** Lifetime (whole seconds) of refresh tokens issued from now on, until reset(); capped by the hard expiry. */
+  setRefreshTokenLifetime(seconds: number): void;
   /**
    * Mints a code as if the user had consented on the authorization page, for `realmId` (the default
    * realm when absent); throws for a realm that is not among the companies.
@@ -53,7 +74,7 @@ export interface IntuitEmulator {
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string;
   /** Adds a company (realmId -> CompanyName) a user may pick at consent. */
   addCompany(realmId: string, companyName: string): void;
-  /** Forgets all codes, tokens, records, counts and faults. */
+  /** Forgets all codes, tokens, records, counts and faults, and restores the configured lifetimes. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -147,6 +168,14 @@ class Emulator implements IntuitEmulator {
     this.faults.clearTokenFault();
   }
 
+  setRevokeFault(f: RevokeFault): void {
+    this.faults.setRevokeFault(f);
+  }
+
+  clearRevokeFault(): void {
+    this.faults.clearRevokeFault();
+  }
+
   setCompanyInfoFault(f: CompanyInfoFault): void {
     this.faults.setCompanyInfoFault(f);
   }
@@ -155,8 +184,12 @@ class Emulator implements IntuitEmulator {
     this.faults.clearCompanyInfoFault();
   }
 
-  tokenRequests(): TokenRequestRecord[] {
-    return this.model.records.tokenRequests();
+  tokenRequests(grantType?: TokenGrantType): TokenRequestRecord[] {
+    return this.model.records.tokenRequests(grantType);
+  }
+
+  refreshCount(): number {
+    return this.model.records.refreshCount();
   }
 
   companyInfoRequests(): CompanyInfoRequestRecord[] {
@@ -165,6 +198,10 @@ class Emulator implements IntuitEmulator {
 
   revocationRequests(): number {
     return this.model.records.revocationRequests();
+  }
+
+  revocationRequestRecords(): RevocationRequestRecord[] {
+    return this.model.records.revocationRequestRecords();
   }
 
   exchangeCount(codeHash?: string): number {
@@ -179,6 +216,22 @@ class Emulator implements IntuitEmulator {
     return this.model.isRefreshTokenActive(token);
   }
 
+  refreshTokenState(token: string): RefreshTokenState {
+    return this.model.refreshTokenState(token);
+  }
+
+  disconnectCompany(realmId: string): number {
+    return this.model.disconnectCompany(realmId);
+  }
+
+  setAccessTokenLifetime(seconds: number): void {
+    this.model.setAccessTokenLifetime(seconds);
+  }
+
+  setRefreshTokenLifetime(seconds: number): void {
+    this.model.setRefreshTokenLifetime(seconds);
+  }
+
   issueCode(opts: { clientId: string; redirectUri: string; realmId?: string }): string {
     return this.model.issueCode(opts);
   }
@@ -189,8 +242,7 @@ class Emulator implements IntuitEmulator {
 
   reset(): void {
     this.model.reset();
-    this.faults.clearTokenFault();
-    this.faults.clearCompanyInfoFault();
+    this.faults.clearAll();
   }
 
   close(): Promise<void> {
@@ -236,9 +288,7 @@ class Emulator implements IntuitEmulator {
         return logLine(...(await handleToken(this.context, req, res)));
       }
       if (path === REVOKE_PATH) {
-        this.model.records.countRevocationRequest();
-        if (!allowMethod(req, res, 'POST')) return logLine(405, 'method_not_allowed');
-        return logLine(...handleRevoke(this.context, req, await readBody(req), res));
+        return logLine(...(await handleRevoke(this.context, req, res)));
       }
       const companyInfoPath = COMPANY_INFO_PATH.exec(path);
       if (companyInfoPath) {

@@ -258,9 +258,7 @@ describe('Intuit OAuth emulator', () => {
       expect(html).toContain('<html lang="en">');
       expect(html).toMatch(/<title>[^<]+<\/title>/);
       expect(html).toMatch(/<main>[\s\S]*<\/main>/);
-      expect(html).toContain(
-        `<h1>Intuit emulator — ${CLIENT.clientId} wants to connect to your QuickBooks company</h1>`,
-      );
+      expect(html).toContain('<h1>Intuit emulator — An app wants to connect to your QuickBooks company</h1>');
       expect(html).toContain('<form method="post" action="/connect/oauth2/decision">');
       expect(html).toContain(`<input type="hidden" name="client_id" value="${CLIENT.clientId}">`);
       expect(html).toContain(`<input type="hidden" name="redirect_uri" value="${REDIRECT_URI}">`);
@@ -899,6 +897,47 @@ describe('Intuit OAuth emulator', () => {
       }
     });
 
+    it("names each app by its own registered name, escaped, over the emulator's default", async () => {
+      const own = await start({
+        appName: 'Default app',
+        clients: [{ ...CLIENT, appName: 'Ledgerly & <Sons>' }, OTHER_CLIENT],
+      });
+      try {
+        const named = await http.get<string>(authorizeUrl(own, {}), { responseType: 'text' });
+        const unnamed = await http.get<string>(
+          authorizeUrl(own, {
+            client_id: OTHER_CLIENT.clientId,
+            redirect_uri: OTHER_CLIENT.redirectUris[0] ?? '',
+          }),
+          { responseType: 'text' },
+        );
+
+        expect(named.data).toContain(
+          '<h1>Intuit emulator — Ledgerly &#38; &#60;Sons&#62; wants to connect to your QuickBooks company</h1>',
+        );
+        expect(unnamed.data).toContain(
+          '<h1>Intuit emulator — Default app wants to connect to your QuickBooks company</h1>',
+        );
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('shows the client id nowhere but in the form field that posts it back', async () => {
+      const named = await start({ clients: [{ ...CLIENT, appName: 'Ledgerly' }] });
+      try {
+        for (const target of [emulator, named]) {
+          const res = await http.get<string>(authorizeUrl(target, {}), { responseType: 'text' });
+          const field = `<input type="hidden" name="client_id" value="${CLIENT.clientId}">`;
+
+          expect(res.data).toContain(field);
+          expect(res.data.replace(field, '')).not.toContain(CLIENT.clientId);
+        }
+      } finally {
+        await named.close();
+      }
+    });
+
     it('redirects with the chosen realm as realmId, and the tokens belong to that company', async () => {
       const res = await decide(emulator, { decision: 'allow', realm_id: OTHER_REALM_ID });
 
@@ -1285,6 +1324,12 @@ describe('Intuit OAuth emulator', () => {
 
       expect(wrongMethod.status).toBe(405);
       expect(emulator.revocationRequests()).toBe(4);
+      expect(emulator.revocationRequestRecords().map((r) => [r.status, r.outcome])).toEqual([
+        [200, 'revoked'],
+        [401, 'invalid_client'],
+        [400, 'invalid_request'],
+        [405, 'method_not_allowed'],
+      ]);
     });
   });
 
@@ -1301,6 +1346,300 @@ describe('Intuit OAuth emulator', () => {
         expect.stringContaining(`realm=${REALM_ID} realm_mismatch`),
       ]);
       expect(logLines.join('\n')).not.toContain(accessToken);
+    });
+  });
+
+  describe('given a token fault scoped to the refresh_token grant', () => {
+    it('leaves code exchanges alone, without spending its times on them', async () => {
+      emulator.setFault({ mode: 'status503', times: 1, grantType: 'refresh_token' });
+
+      const { refreshToken } = await connect(emulator);
+      const faulted = await refresh(emulator, refreshToken);
+      const retried = await refresh(emulator, refreshToken);
+
+      expect(faulted.status).toBe(503);
+      expect(retried.status).toBe(200);
+      expect(emulator.tokenRequests('authorization_code').map((r) => [r.status, r.outcome])).toEqual([
+        [200, 'issued'],
+      ]);
+      expect(emulator.tokenRequests('refresh_token').map((r) => [r.status, r.outcome])).toEqual([
+        [503, 'fault:status503'],
+        [200, 'refreshed'],
+      ]);
+      expect(emulator.refreshCount()).toBe(2);
+    });
+
+    it.each([
+      ['status500', 500],
+      ['status503', 503],
+      ['status429', 429],
+      ['invalid-client', 401],
+    ] as const)('%s: answers %i and leaves the refresh token unrotated', async (mode, status) => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode, grantType: 'refresh_token' });
+
+      const res = await refresh(emulator, refreshToken);
+
+      expect(res.status).toBe(status);
+      expect(emulator.refreshTokenState(refreshToken)).toBe('active');
+      emulator.clearFault();
+      expect((await refresh(emulator, refreshToken)).status).toBe(200);
+    });
+
+    it('status429: sends Retry-After with the throttling answer', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode: 'status429', grantType: 'refresh_token', times: 1 });
+
+      const res = await refresh(emulator, refreshToken);
+
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.data.error).toBe('throttled');
+    });
+
+    it('latency: delays the refresh, then rotates normally', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode: 'latency', latencyMs: 200, grantType: 'refresh_token', times: 1 });
+      const started = Date.now();
+
+      const res = await refresh(emulator, refreshToken);
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+      const rotated = tokensOf(res);
+      expect(emulator.refreshTokenState(refreshToken)).toBe('rotated');
+      expect(emulator.refreshTokenState(rotated.refreshToken)).toBe('active');
+    });
+
+    it('reset-after-consume: rotates at Intuit, then resets the connection, so the old refresh token is dead and the new one never arrives', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode: 'reset-after-consume', grantType: 'refresh_token', times: 1 });
+
+      const errorCode = await transportErrorCode(refresh(emulator, refreshToken));
+
+      expect(errorCode).toBe('ECONNRESET');
+      expect(emulator.refreshTokenState(refreshToken)).toBe('rotated');
+      expect(emulator.tokenRequests('refresh_token')).toEqual([
+        expect.objectContaining({ status: 0, outcome: 'reset-after-consume:refreshed' }),
+      ]);
+      const retry = await refresh(emulator, refreshToken);
+      expect(retry.status).toBe(400);
+      expect(retry.data).toEqual({
+        error: 'invalid_grant',
+        error_description: 'Incorrect or invalid refresh token',
+      });
+      // The grant lives on, through a refresh token only Intuit knows.
+      expect(emulator.disconnectCompany(REALM_ID)).toBe(1);
+    });
+
+    it('hang: rotates at Intuit and never answers', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode: 'hang', grantType: 'refresh_token', times: 1 });
+
+      const errorCode = await transportErrorCode(
+        tokenRequest(
+          emulator,
+          { grant_type: 'refresh_token', refresh_token: refreshToken },
+          { timeout: 300 },
+        ),
+      );
+
+      expect(errorCode).toBe('ECONNABORTED');
+      expect(emulator.refreshTokenState(refreshToken)).toBe('rotated');
+      expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+    });
+
+    it('malformed: rotates at Intuit and answers 200 with a body that is not a token response', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode: 'malformed', grantType: 'refresh_token', times: 1 });
+
+      const res = await refresh(emulator, refreshToken);
+
+      expect(res.status).toBe(200);
+      expect(typeof res.data.refresh_token).not.toBe('string');
+      expect(emulator.refreshTokenState(refreshToken)).toBe('rotated');
+    });
+  });
+
+  describe('given a token fault scoped to the authorization_code grant', () => {
+    it('leaves refreshes alone, and still affects code exchanges', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setFault({ mode: 'status500', grantType: 'authorization_code' });
+
+      const refreshed = await refresh(emulator, refreshToken);
+      const code = emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI });
+      const exchanged = await exchange(emulator, code);
+
+      expect(refreshed.status).toBe(200);
+      expect(exchanged.status).toBe(500);
+      emulator.clearFault();
+      expect((await exchange(emulator, code)).status).toBe(200);
+    });
+  });
+
+  describe('given a fault on the revocation endpoint', () => {
+    it('status500: answers 500 and revokes nothing', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setRevokeFault({ mode: 'status500' });
+
+      const res = await revoke(emulator, refreshToken);
+
+      expect(res.status).toBe(500);
+      expect(emulator.refreshTokenState(refreshToken)).toBe('active');
+      emulator.clearRevokeFault();
+      expect((await revoke(emulator, refreshToken)).status).toBe(200);
+      expect(emulator.refreshTokenState(refreshToken)).toBe('revoked');
+    });
+
+    it('status429: answers 429 with Retry-After and revokes nothing', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setRevokeFault({ mode: 'status429', times: 1 });
+
+      const res = await revoke(emulator, refreshToken);
+
+      expect(res.status).toBe(429);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(emulator.refreshTokenState(refreshToken)).toBe('active');
+    });
+
+    it('status400-empty: answers 400 with an empty body and revokes nothing', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setRevokeFault({ mode: 'status400-empty', times: 1 });
+
+      const res = await revoke(emulator, refreshToken);
+
+      expect(res.status).toBe(400);
+      expect(res.data).toBe('');
+      expect(emulator.refreshTokenState(refreshToken)).toBe('active');
+    });
+
+    it('hang: revokes and never answers', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setRevokeFault({ mode: 'hang', times: 1 });
+
+      const errorCode = await transportErrorCode(
+        http.post(
+          emulator.revocationEndpoint,
+          { token: refreshToken },
+          {
+            headers: { Authorization: basic(CLIENT.clientId, CLIENT.clientSecret) },
+            timeout: 300,
+          },
+        ),
+      );
+
+      expect(errorCode).toBe('ECONNABORTED');
+      expect(emulator.refreshTokenState(refreshToken)).toBe('revoked');
+      expect(emulator.revocationRequestRecords()).toEqual([
+        expect.objectContaining({ status: 0, outcome: 'hang:revoked' }),
+      ]);
+    });
+
+    it('latency: delays the answer, then revokes normally', async () => {
+      const { refreshToken } = await connect(emulator);
+      emulator.setRevokeFault({ mode: 'latency', latencyMs: 200, times: 1 });
+      const started = Date.now();
+
+      const res = await revoke(emulator, refreshToken);
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+      expect(res.status).toBe(200);
+      expect(emulator.refreshTokenState(refreshToken)).toBe('revoked');
+    });
+
+    it('with times: affects only that many revocations, then clears itself', async () => {
+      emulator.setRevokeFault({ mode: 'status500', times: 2 });
+
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) statuses.push((await revoke(emulator, 'whatever')).status);
+
+      expect(statuses).toEqual([500, 500, 200]);
+    });
+
+    it('leaves the token endpoint alone, and is cleared by reset()', async () => {
+      emulator.setRevokeFault({ mode: 'status500' });
+
+      const { refreshToken } = await connect(emulator);
+      expect((await refresh(emulator, refreshToken)).status).toBe(200);
+      emulator.reset();
+      expect((await revoke(emulator, 'whatever')).status).toBe(200);
+    });
+  });
+
+  describe('given a grant already revoked', () => {
+    it('answers a second revocation with 400 and an empty body, as Intuit does', async () => {
+      const { accessToken, refreshToken } = await connect(emulator);
+
+      const first = await revoke(emulator, refreshToken);
+      const second = await revoke(emulator, refreshToken);
+      const byAccessToken = await revoke(emulator, accessToken);
+
+      expect([first.status, second.status, byAccessToken.status]).toEqual([200, 400, 400]);
+      expect([first.data, second.data, byAccessToken.data]).toEqual(['', '', '']);
+      expect(emulator.revocationRequestRecords().map((r) => r.outcome)).toEqual([
+        'revoked',
+        'already_revoked',
+        'already_revoked',
+      ]);
+    });
+  });
+
+  describe('given a user who disconnects the app inside QuickBooks', () => {
+    it("revokes every grant of that company, and no other company's", async () => {
+      const first = await connect(emulator);
+      const second = await connect(emulator);
+      const elsewhere = await connect(emulator, OTHER_REALM_ID);
+
+      expect(emulator.disconnectCompany(REALM_ID)).toBe(2);
+
+      for (const { accessToken, refreshToken } of [first, second]) {
+        expect(emulator.refreshTokenState(refreshToken)).toBe('revoked');
+        expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+        expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(401);
+      }
+      expect((await refresh(emulator, elsewhere.refreshToken)).status).toBe(200);
+      expect(emulator.revocationRequests()).toBe(0);
+    });
+  });
+
+  describe('given token lifetimes set at run time', () => {
+    it('issues access tokens that expire as set, so the next use needs a refresh', async () => {
+      emulator.setAccessTokenLifetime(0);
+
+      const res = await exchange(
+        emulator,
+        emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI }),
+      );
+
+      expect(res.data.expires_in).toBe(0);
+      const { accessToken, refreshToken } = tokensOf(res);
+      expect(emulator.isAccessTokenActive(accessToken)).toBe(false);
+      expect((await companyInfo(emulator, REALM_ID, accessToken)).status).toBe(401);
+      emulator.setAccessTokenLifetime(120);
+      const refreshed = await refresh(emulator, refreshToken);
+      expect(refreshed.data.expires_in).toBe(120);
+      expect((await companyInfo(emulator, REALM_ID, tokensOf(refreshed).accessToken)).status).toBe(200);
+    });
+
+    it('issues refresh tokens that expire as set, answering invalid_grant once they have', async () => {
+      emulator.setRefreshTokenLifetime(0);
+
+      const { refreshToken } = await connect(emulator);
+
+      expect(emulator.refreshTokenState(refreshToken)).toBe('expired');
+      expect((await refresh(emulator, refreshToken)).data.error).toBe('invalid_grant');
+    });
+
+    it('restores the configured lifetimes on reset()', async () => {
+      emulator.setAccessTokenLifetime(5);
+      emulator.setRefreshTokenLifetime(5);
+
+      emulator.reset();
+      const res = await exchange(
+        emulator,
+        emulator.issueCode({ clientId: CLIENT.clientId, redirectUri: REDIRECT_URI }),
+      );
+
+      expect(res.data.expires_in).toBe(3600);
+      expect(res.data.x_refresh_token_expires_in).toBe(8_726_400);
     });
   });
 
