@@ -64,6 +64,11 @@ async function main(): Promise<void> {
     `Local connector: ${intuit}, DynamoDB at ${stack.dynamoDbEndpoint}, redirect URI ${stack.config.redirectUri}`,
   );
   console.log(`Ready: ${stack.connectUrl}`);
+  // Printed once, only when generated: a key set in CONNECTOR_API_KEY is the caller's to know.
+  if (stack.apiKeyGenerated) console.log(`API key: ${stack.apiKey}`);
+  console.error(
+    `App API at ${stack.url}/api/ (Authorization: Bearer <API key>); keep-alive every ${Math.round(stack.keepAliveIntervalMs / 1000)} s`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -45,6 +45,8 @@ import type { EmulatorOptions, IntuitEmulator } from './intuit-emulator';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+const LOCAL_APP_NAME = 'Local QuickBooks connector';
+
 export interface LocalStackOptions {
   /** The variables of the README's configuration table (PORT, QBO_*, DYNAMODB_ENDPOINT, ...). */
   readonly env: Env;
@@ -85,6 +87,10 @@ export interface LocalStack {
   readonly apiKey: string;
   /** True when the key was generated here (npm start prints it once). */
   readonly apiKeyGenerated: boolean;
+  /** The token API's connection store (tokens opened with this run's key), for tests and tools. */
+  connections(): ConnectionStore;
+  /** How often the keep-alive timer runs (0: never). */
+  readonly keepAliveIntervalMs: number;
   /** One keep-alive run now, as the schedule would start it. */
   runKeepAlive(): Promise<KeepAliveRunReport>;
   close(): Promise<void>;
@@ -136,7 +142,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       };
       emulator = await startIntuitEmulator({
         ...options.emulator,
-        clients: [{ ...emulatorCredentials, redirectUris: [redirectUri] }],
+        clients: [
+          {
+            ...emulatorCredentials,
+            redirectUris: [redirectUri],
+            appName: env['APP_NAME'] ?? LOCAL_APP_NAME,
+          },
+        ],
       });
       cleanups.push(() => emulator!.close());
       credentials = { ...emulatorCredentials, environment: qboEnvironment };
@@ -155,13 +167,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const config = loadServiceConfig({
       ...env,
       APP_ENV: env['APP_ENV'] ?? 'local',
-      APP_NAME: env['APP_NAME'] ?? 'Local QuickBooks connector',
+      APP_NAME: env['APP_NAME'] ?? LOCAL_APP_NAME,
       QBO_ENVIRONMENT: qboEnvironment,
       QBO_REDIRECT_URI: redirectUri,
       ...(emulator !== undefined
         ? {
             QBO_AUTHORIZATION_ENDPOINT: emulator.authorizationEndpoint,
             QBO_TOKEN_ENDPOINT: emulator.tokenEndpoint,
+            QBO_REVOCATION_ENDPOINT: emulator.revocationEndpoint,
             QBO_API_BASE_URL: emulator.apiBaseUrl,
           }
         : {}),
@@ -234,7 +247,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       timer.unref();
       cleanups.push(async () => clearInterval(timer));
     }
-    const apiKey = env['CONNECTOR_API_KEY'] ?? randomBytes(24).toString('base64url');
+    const apiKey = localApiKey(env);
     const pages: RenderSettings = renderSettingsOf(config);
     bound.routes = {
       handlers: {
@@ -256,8 +269,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoDbEndpoint,
       tables,
       apiKey,
-      apiKeyGenerated: env['CONNECTOR_API_KEY'] === undefined,
+      apiKeyGenerated: (env['CONNECTOR_API_KEY'] ?? '') === '',
+      keepAliveIntervalMs,
       runKeepAlive,
+      connections: () => tokens.runtime().connections,
       close,
     };
   } catch (error) {
@@ -491,6 +506,15 @@ function digest(value: string): Buffer {
 function bearerMatches(expected: Buffer, header: string | undefined): boolean {
   const presented = /^Bearer ([^\s]+)$/.exec(header ?? '')?.[1];
   return timingSafeEqual(expected, digest(presented ?? '')) && presented !== undefined;
+}
+
+/** CONNECTOR_API_KEY when set (long enough to be a secret), else a random one for this run. */
+function localApiKey(env: Env): string {
+  const configured = env['CONNECTOR_API_KEY'] ?? '';
+  if (configured === '') return randomBytes(24).toString('base64url');
+  if (configured.length < 16 || /\s/.test(configured))
+    throw new ConfigError(['CONNECTOR_API_KEY must be at least 16 characters without spaces']);
+  return configured;
 }
 
 /** CONNECTOR_TOKEN_KEY (base64, 32 bytes) when set, else a key for this run only. */

@@ -17,6 +17,7 @@ export interface TestStack extends LocalStack {
   connection(realmId: string): Promise<Record<string, unknown> | undefined>;
   flowItem(key: string): Promise<Record<string, unknown> | undefined>;
   allConnections(): Promise<Array<Record<string, unknown>>>;
+  allFlowItems(): Promise<Array<Record<string, unknown>>>;
   /**
    * Moves a started flow's expiry into the past, as if its lifetime had run out while the user
    * lingered; the item stays, as it would until TTL cleans it up (invariant 3).
@@ -68,6 +69,10 @@ export async function startTestStack(
     },
     async allConnections() {
       const out = await documents.send(new ScanCommand({ TableName: stack.tables.connection }));
+      return out.Items ?? [];
+    },
+    async allFlowItems() {
+      const out = await documents.send(new ScanCommand({ TableName: stack.tables.flow }));
       return out.Items ?? [];
     },
     async close() {
