@@ -1,9 +1,9 @@
 /**
  * How a connection is laid out in its DynamoDB item: one mapping shared by the ledger's transaction
  * (which stores a verified connection and marks its code CONNECTED) and the connection store, so
- * the two can never write different shapes (docs/design.md "The connection record").
+ * the two can never write different shapes (docs/design.md "Connections table").
  *
- * The tokens are one binary attribute, `sealedTokens`, encrypted in the application (D7); the
+ * The tokens are one binary attribute, `sealedTokens`, encrypted in the application (H3); the
  * expiry times stay plain because the keep-alive indexes sort on them. Items stored before
  * encryption hold `accessToken` and `refreshToken` in plaintext: they are read as they are and
  * rewritten sealed on first touch (migrateLegacy) or by the operator's backfill.

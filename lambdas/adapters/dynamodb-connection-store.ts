@@ -2,7 +2,7 @@
  * DynamoDB implementation of the ConnectionStore port. Every change is one conditional UpdateItem:
  * the lease checks status and expiry itself (TTL plays no part here), and every token write is
  * fenced on the version the caller read (D4, D5). Tokens are sealed by the TokenCipher before they
- * are written and opened after they are read (D7); listings and counts read indexes, never the table.
+ * are written and opened after they are read (H3); listings and counts read indexes, never the table.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -41,7 +41,7 @@ const IS_ACTIVE =
 export interface DynamoDbConnectionStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Seals tokens before a write and opens them after a read (D7). */
+  /** Seals tokens before a write and opens them after a read (H3). */
   readonly cipher: TokenCipher;
 }
 

@@ -58,7 +58,7 @@ export interface DynamoDbFlowLedgerOptions {
   readonly flowTableName: string;
   readonly connectionTableName: string;
   /**
-   * Seals the tokens of a verified connection (D7). Only the callback records connections, so only
+   * Seals the tokens of a verified connection (H3). Only the callback records connections, so only
    * its ledger has one; the connect function's ledger never sees a token.
    */
   readonly tokenEncrypter?: TokenEncrypter;

@@ -94,7 +94,7 @@ export class IntuitTokenClient implements TokenEndpoint, TokenRevoker {
   }
 
   /**
-   * D8: revokes a refresh token (the app disconnected the company). One request, bounded, never
+   * D7: revokes a refresh token (the app disconnected the company). One request, bounded, never
    * thrown: a failed revoke is reported, the local deletion it follows stands.
    */
   async revoke(

@@ -35,7 +35,7 @@ export interface ServiceConfig {
   readonly scopes: readonly string[];
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
-  /** Where a disconnect revokes the refresh token (D8). */
+  /** Where a disconnect revokes the refresh token (D7). */
   readonly revocationEndpoint: string;
   /**
    * The accounting API host the company check (B6) calls, no path. @default by qboEnvironment:

@@ -55,7 +55,7 @@ export const CONNECTION_METADATA_ATTRIBUTES = [
 ] as const;
 
 /**
- * The connections table's indexes (docs/design.md "The connection record"):
+ * The connections table's indexes (docs/design.md "Connections table"):
  * - RefreshDue: ACTIVE connections by when the refresher should refresh them (`refreshDueAt`), so
  *   it reads only the due ones, never the table.
  * - HardExpiry: ACTIVE connections by their 5-year cap, for the "near hard expiry" count.

@@ -1,6 +1,6 @@
 /**
  * The port that encrypts a connection's tokens in the application before they reach DynamoDB
- * (docs/security.md D7): a table scan, an export or a backup shows ciphertext only. The realmId is
+ * (docs/security.md H3): a table scan, an export or a backup shows ciphertext only. The realmId is
  * bound into the ciphertext (the encryption context), so a ciphertext copied onto another company's
  * item does not decrypt.
  *

@@ -1,6 +1,6 @@
 /**
  * The token cipher of the Lambda entries: the Encryption SDK with the KMS token key CDK names in
- * TOKEN_KEY_ARN (D7). Apart from aws-runtime.ts so the connect and outcome bundles load no
+ * TOKEN_KEY_ARN (H3). Apart from aws-runtime.ts so the connect and outcome bundles load no
  * Encryption SDK.
  */
 import { kmsTokenCipher, kmsTokenEncrypter } from '../adapters/encryption-sdk-token-cipher';

@@ -16,7 +16,7 @@ export interface RuntimeParts {
   readonly documentClient: DynamoDBDocumentClient;
   /** Wraps the ledger, e.g. to count or break calls in tests and benchmarks. */
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => FlowLedger;
-  /** Seals the tokens the callback stores (D7); the connect function has none. */
+  /** Seals the tokens the callback stores (H3); the connect function has none. */
   readonly tokenEncrypter?: TokenEncrypter;
 }
 

@@ -12,7 +12,7 @@ import type { TokenCipher } from '../core/token-cipher';
 import type { RuntimeParts } from './composition';
 
 export interface TokenRuntimeParts extends Omit<RuntimeParts, 'wrapLedger' | 'tokenEncrypter'> {
-  /** Opens and seals tokens (D7): only these two functions may decrypt. */
+  /** Opens and seals tokens (H3): only these two functions may decrypt. */
   readonly tokenCipher: TokenCipher;
   /** Wraps the store, e.g. to count or break calls in tests and benchmarks. */
   readonly wrapStore?: (store: DynamoDbConnectionStore) => ConnectionStore;

@@ -1,6 +1,6 @@
 /**
  * DELETE /api/connections/{realmId}: the tokens are deleted first and the record kept as
- * DISCONNECTED; only then is the refresh token revoked at Intuit, best effort and bounded (D8), so
+ * DISCONNECTED; only then is the refresh token revoked at Intuit, best effort and bounded (D7), so
  * a slow or failing Intuit can neither undo nor hold up the deletion for long.
  */
 import type { TokenDependencies, TokenRuntime } from '../../core/runtime';

@@ -1,5 +1,5 @@
 /**
- * The app API's responses: JSON, never cached, never a cookie (docs/security.md H2). The one place
+ * The app API's responses: JSON, never cached, never a cookie (docs/security.md H5). The one place
  * they are built, so every answer, errors included, has the same headers.
  */
 import type { HttpResponse } from '../web/http-responses';

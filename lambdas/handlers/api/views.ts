@@ -1,5 +1,5 @@
 /**
- * What the app API shows of a connection: its state and times, never a refresh token (H3), and
+ * What the app API shows of a connection: its state and times, never a refresh token (H2), and
  * the access token only on the access-token route.
  */
 import { QBO_API_BASE_URLS } from '../../core/company-info';
