@@ -190,7 +190,7 @@ describe('the citation patterns', () => {
 
 describe('docs/security.md', () => {
   it('defines the checklist sections A to I, each ID once and in order', () => {
-    const expected = { A: 6, B: 7, C: 8, D: 6, E: 3, F: 3, G: 5, H: 5, I: 4 };
+    const expected = { A: 6, B: 7, C: 8, D: 7, E: 3, F: 3, G: 5, H: 5, I: 4 };
     const ids = Object.entries(expected).flatMap(([letter, count]) =>
       Array.from({ length: count }, (_, i) => `${letter}${i + 1}`),
     );
