@@ -202,7 +202,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       config.qboEnvironment,
       useEmulator ? 'the emulator keys' : 'QBO_CLIENT_ID/QBO_CLIENT_SECRET',
     );
-    // The same Encryption SDK path as in AWS, with a local wrapping key in place of KMS (D7). DynamoDB
+    // The same Encryption SDK path as in AWS, with a local wrapping key in place of KMS (H3). DynamoDB
     // Local keeps nothing between runs, so a key per run is enough unless CONNECTOR_TOKEN_KEY is set.
     const tokenCipher = localTokenCipher({ key: localTokenKey(env), environment: config.appEnv });
     const runtime = connectorRuntime({

@@ -1,8 +1,8 @@
 /**
  * The app API over HTTP (README "App API"), with DynamoDB Local and the Intuit emulator: every
  * route and status, the single-flight refresh (D4), rotation (D3), the version fence against a
- * reconnect (D5), lost and refused refreshes (D6), disconnect with revocation (D8), encryption at
- * rest (D7), the keep-alive, and the log canary (F1) over all of it.
+ * reconnect (D5), lost and refused refreshes (D6), disconnect with revocation (D7), encryption at
+ * rest (H3), the keep-alive, and the log canary (F1) over all of it.
  */
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -169,7 +169,7 @@ describe('the routes and their answers', () => {
     expect(logs('TOKEN_SERVED').some((l) => l['realmId'] === realm && l['caller'] === 'local')).toBe(true);
   });
 
-  it('H3: describes a connection with its times and never a token', async () => {
+  it('H2: describes a connection with its times and never a token', async () => {
     const answer = await api('GET', `/api/connections/${realm}`);
     expect(answer.status).toBe(200);
     expect(answer.json).toMatchObject({
@@ -400,8 +400,8 @@ describe('a refresh token Intuit refuses (D6) and the reconnect that heals it', 
   });
 });
 
-describe('disconnect (D8)', () => {
-  it('D8: deletes the tokens, keeps the record disconnected, revokes at Intuit; access-token then answers 409', async () => {
+describe('disconnect (D7)', () => {
+  it('D7: deletes the tokens, keeps the record disconnected, revokes at Intuit; access-token then answers 409', async () => {
     const realm = freshRealm();
     await connect(realm);
     const refreshToken = (await stack.connections().get(realm))?.tokens?.refreshToken ?? '';
@@ -421,7 +421,7 @@ describe('disconnect (D8)', () => {
     expect(after.json).toMatchObject({ reason: 'disconnected' });
   });
 
-  it('D8: a revoke Intuit fails is logged and counted; the deletion stands and the app gets 204', async () => {
+  it('D7: a revoke Intuit fails is logged and counted; the deletion stands and the app gets 204', async () => {
     const realm = freshRealm();
     await connect(realm);
     stack.emulator.setRevokeFault({ mode: 'status500' });
@@ -452,7 +452,7 @@ describe('keep-alive', () => {
 });
 
 describe('connections stored before encryption', () => {
-  it('D7: a plaintext item is served, then sealed and indexed on first touch with its version unchanged', async () => {
+  it('H3: a plaintext item is served, then sealed and indexed on first touch with its version unchanged', async () => {
     const realm = freshRealm();
     await connect(realm);
     const sealed = await stack.connections().get(realm);
@@ -493,7 +493,7 @@ describe('connections stored before encryption', () => {
 });
 
 describe('at rest and in the logs', () => {
-  it('D7: a scan of both tables shows no token in plaintext', async () => {
+  it('H3: a scan of both tables shows no token in plaintext', async () => {
     expect(tokensSeen.size).toBeGreaterThan(10);
     const scanned = JSON.stringify([await stack.allConnections(), await stack.allFlowItems()]);
     const asText = (value: unknown): string =>

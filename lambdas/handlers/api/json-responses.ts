@@ -47,8 +47,11 @@ export function apiError(
 
 /** 204: no body, and no Content-Type to describe one. */
 export function noContent(): HttpResponse {
-  const { 'Content-Type': _omitted, ...headers } = JSON_HEADERS;
-  return { statusCode: 204, headers, body: '' };
+  return {
+    statusCode: 204,
+    headers: { 'Cache-Control': JSON_HEADERS['Cache-Control'], 'X-Content-Type-Options': 'nosniff' },
+    body: '',
+  };
 }
 
 export function temporarilyUnavailable(retryAfterSeconds: number, message: string): HttpResponse {
