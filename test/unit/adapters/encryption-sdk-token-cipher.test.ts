@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
   createKmsClient,
+  DATA_KEY_MAX_AGE_MS,
+  DATA_KEY_MAX_MESSAGES,
   EncryptionSdkTokenCipher,
   kmsTokenCipher,
   kmsTokenEncrypter,
@@ -167,6 +169,32 @@ describe('EncryptionSdkTokenCipher with a KMS keyring (local KMS stand-in)', () 
     expect(kms.counts().GenerateDataKey).toBe(1);
     await cipher.encrypt(OTHER_REALM, SECRETS);
     expect(kms.counts().GenerateDataKey).toBe(2);
+  });
+
+  it('a data key encrypts at most 1,000 token sets, then KMS generates a new one', async () => {
+    for (let write = 0; write < DATA_KEY_MAX_MESSAGES; write += 1) await cipher.encrypt(REALM, SECRETS);
+    expect(kms.counts().GenerateDataKey).toBe(1);
+    await cipher.encrypt(REALM, SECRETS);
+    expect(kms.counts().GenerateDataKey).toBe(2);
+  }, 60_000);
+
+  it('cached data keys are used for 5 minutes at most, for encrypt and decrypt alike', async () => {
+    const start = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(start);
+    try {
+      const ciphertext = await cipher.encrypt(REALM, SECRETS);
+      await cipher.decrypt(REALM, ciphertext);
+      clock.mockReturnValue(start + DATA_KEY_MAX_AGE_MS);
+      await cipher.encrypt(REALM, SECRETS);
+      await cipher.decrypt(REALM, ciphertext);
+      expect(kms.counts()).toEqual({ GenerateDataKey: 1, Encrypt: 0, Decrypt: 1 });
+      clock.mockReturnValue(start + DATA_KEY_MAX_AGE_MS + 1);
+      await cipher.encrypt(REALM, SECRETS);
+      await cipher.decrypt(REALM, ciphertext);
+      expect(kms.counts()).toEqual({ GenerateDataKey: 2, Encrypt: 0, Decrypt: 2 });
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('over 1,000 companies: 1 GenerateDataKey each on encrypt, 1 Decrypt each on the first read, none on a repeat read', async () => {
