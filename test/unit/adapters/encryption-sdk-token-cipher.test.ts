@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import {
   createKmsClient,
@@ -271,6 +273,31 @@ describe('EncryptionSdkTokenCipher with a KMS keyring (local KMS stand-in)', () 
         await expect(reader.encrypt(OTHER_REALM, SECRETS)).rejects.toBeInstanceOf(CipherUnavailableError);
       },
     );
+
+    it('a KMS endpoint that accepts but never answers: the request times out, CipherUnavailableError', async () => {
+      const sockets = new Set<Socket>();
+      const silent = createServer((socket) => void sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as AddressInfo;
+      try {
+        const kmsClient = createKmsClient(kms.keyArn, {
+          endpoint: `http://127.0.0.1:${port}`,
+          credentials: { accessKeyId: 'LOCALTEST', secretAccessKey: 'local-test' },
+          // The real handler's own timeout, shortened so the test stays quick.
+          requestHandler: { connectionTimeout: 200, requestTimeout: 200, throwOnRequestTimeout: true },
+        });
+        const hanging = kmsTokenCipher({ keyArn: kms.keyArn, environment: 'dev', kmsClient });
+        const error = await failureOf(hanging.encrypt(REALM, SECRETS));
+        expect(error).toBeInstanceOf(CipherUnavailableError);
+        expect((error as Error).cause).toMatchObject({ name: 'TimeoutError' });
+        const ciphertext = await cipher.encrypt(REALM, SECRETS);
+        await expect(hanging.decrypt(REALM, ciphertext)).rejects.toBeInstanceOf(CipherUnavailableError);
+        expect(sockets.size).toBeGreaterThan(0);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    });
 
     it('a cached data key still serves a warm read while KMS is down', async () => {
       const ciphertext = await cipher.encrypt(REALM, SECRETS);
