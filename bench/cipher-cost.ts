@@ -64,7 +64,7 @@ interface Bundle {
 }
 
 async function bundle(name: string, source: string, file: string): Promise<Bundle> {
-  const entry = join(OUT_DIR, `${file}-entry.ts`);
+  const entry = join(OUT_DIR, `${file}-entry.mjs`);
   const outfile = join(OUT_DIR, `${file}.mjs`);
   await writeFile(entry, source);
   await build({
@@ -128,33 +128,45 @@ async function main(): Promise<void> {
     ],
     COLD_RUNS,
   );
-  const [node, coldBaseline, coldCipher] = cold.map((c) => percentile(c.samples, 50));
+  const median = (samples: readonly number[]): number => percentile(samples, 50);
+  const [node, coldBaseline, coldCipher] = cold.map((c) => median(c.samples));
+  const [nodeCpu, cpuBaseline, cpuCipher] = cold.map((c) => median(c.cpuSamples));
   const initOf = (total = Number.NaN): number => total - (node ?? Number.NaN);
+  const cpuOf = (total = Number.NaN): number => total - (nodeCpu ?? Number.NaN);
 
   console.log(
     `\n## Bundle and cold init (median of ${COLD_RUNS} interleaved runs; init = total - node alone)\n`,
   );
   console.log(
     table(
-      ['handler', 'bundle KiB', 'gzip KiB', 'init ms', 'vs baseline'],
+      ['handler', 'bundle KiB', 'gzip KiB', 'init ms', 'init CPU ms', 'init vs baseline'],
       [
-        [baseline.name, kib(baseline.bytes), kib(baseline.gzipBytes), fmt(initOf(coldBaseline)), '1.00x'],
+        [
+          baseline.name,
+          kib(baseline.bytes),
+          kib(baseline.gzipBytes),
+          fmt(initOf(coldBaseline)),
+          fmt(cpuOf(cpuBaseline)),
+          '1.00x',
+        ],
         [
           withCipher.name,
           kib(withCipher.bytes),
           kib(withCipher.gzipBytes),
           fmt(initOf(coldCipher)),
+          fmt(cpuOf(cpuCipher)),
           ratio(initOf(coldCipher), initOf(coldBaseline)),
         ],
         [
-          'bundle size ratio',
+          'cipher / baseline',
           ratio(withCipher.bytes, baseline.bytes),
           ratio(withCipher.gzipBytes, baseline.gzipBytes),
           `+${fmt(initOf(coldCipher) - initOf(coldBaseline))}`,
-          '',
+          `+${fmt(cpuOf(cpuCipher) - cpuOf(cpuBaseline))}`,
+          ratio(cpuOf(cpuCipher), cpuOf(cpuBaseline)) + ' (CPU)',
         ],
       ],
-      [1, 2, 3, 4],
+      [1, 2, 3, 4, 5],
     ),
   );
 
