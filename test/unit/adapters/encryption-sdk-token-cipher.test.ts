@@ -237,6 +237,13 @@ describe('EncryptionSdkTokenCipher with a KMS keyring (local KMS stand-in)', () 
     await expect(reader.decrypt(REALM, ciphertext)).rejects.toBeInstanceOf(TokenDecryptionError);
   });
 
+  it('KMS refusing the key on encrypt is a CipherUnavailableError: nothing is written, the caller may retry', async () => {
+    kms.denyAccess(kms.keyArn);
+    const error = await failureOf(cipher.encrypt(REALM, SECRETS));
+    expect(error).toBeInstanceOf(CipherUnavailableError);
+    expect(error).toMatchObject({ operation: 'encrypt', cause: { name: 'AccessDeniedException' } });
+  });
+
   describe('when KMS cannot answer now', () => {
     it('throttling on decrypt: retried once, then CipherUnavailableError with no enumerable raw error', async () => {
       const ciphertext = await cipher.encrypt(REALM, SECRETS);
