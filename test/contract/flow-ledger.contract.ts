@@ -187,13 +187,20 @@ export function flowLedgerContract(name: string, subject: () => Promise<LedgerSu
             refreshTokenExpiresAt: NOW + 8_726_400_000,
             refreshTokenHardExpiresAt: NOW + 157_680_000_000,
           },
+          tokenExpiry: {
+            accessTokenExpiresAt: NOW + 3_600_000,
+            refreshTokenExpiresAt: NOW + 8_726_400_000,
+            refreshTokenHardExpiresAt: NOW + 157_680_000_000,
+          },
         });
       });
 
-      it('is idempotent: a second attempt after a commit (answer lost) counts as stored, once', async () => {
+      it('is idempotent: the same write retried after a commit (answer lost) counts as stored, once', async () => {
         const { codeHash, realmId } = await claimed();
-        await ledger.recordConnection(codeHash, connectionOf(realmId, NOW));
-        await expect(ledger.recordConnection(codeHash, connectionOf(realmId, NOW))).resolves.toBe('stored');
+        // A retry repeats the very same write (one sealed ciphertext), as the callback's retry does.
+        const connection = connectionOf(realmId, NOW);
+        await ledger.recordConnection(codeHash, connection);
+        await expect(ledger.recordConnection(codeHash, connection)).resolves.toBe('stored');
         await expect(connections.get(realmId)).resolves.toMatchObject({ version: 1 });
       });
 

@@ -89,6 +89,11 @@ describe('handleCallback', () => {
           refreshTokenExpiresAt: h.clock.now() + 8_726_400 * 1000,
           refreshTokenHardExpiresAt: h.clock.now() + 157_680_000 * 1000,
         },
+        tokenExpiry: {
+          accessTokenExpiresAt: h.clock.now() + 3600 * 1000,
+          refreshTokenExpiresAt: h.clock.now() + 8_726_400 * 1000,
+          refreshTokenHardExpiresAt: h.clock.now() + 157_680_000 * 1000,
+        },
       });
       expect(h.ledger.entries.get(sha256Hex(flow.code))?.status).toBe('CONNECTED');
       expect(h.ledger.states.get(flow.stateHash)?.status).toBe('CONSUMED');

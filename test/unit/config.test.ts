@@ -36,6 +36,7 @@ describe('loadServiceConfig', () => {
         scopes: ['com.intuit.quickbooks.accounting'],
         authorizationEndpoint: INTUIT_ENDPOINTS.authorization,
         tokenEndpoint: INTUIT_ENDPOINTS.token,
+        revocationEndpoint: 'https://developer.api.intuit.com/v2/oauth2/tokens/revoke',
         qboApiBaseUrl: 'https://sandbox-quickbooks.api.intuit.com',
         flowTtlSeconds: 900,
         tokenRequestTimeoutMs: 8000,

@@ -12,13 +12,18 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDocumentClient } from '../../../lambdas/adapters/dynamodb-client';
 import { DynamoDbFlowLedger } from '../../../lambdas/adapters/dynamodb-flow-ledger';
+import { localTokenCipher } from '../../../lambdas/adapters/encryption-sdk-token-cipher';
 import { LeaseLostError, StorageUnavailableError } from '../../../lambdas/core/errors';
 import type { NewConnection } from '../../../lambdas/core/connection-store';
 import type { CodeClaim } from '../../../lambdas/core/flow-ledger';
+import { KEEP_ALIVE_MARGIN_MS } from '../../../lambdas/core/token-budget';
+import type { TokenEncrypter } from '../../../lambdas/core/token-cipher';
+import { CipherUnavailableError } from '../../../lambdas/core/token-cipher';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 
@@ -70,7 +75,13 @@ const checkFailed = (item?: Record<string, AttributeValue>): CancellationReason 
   ...(item !== undefined ? { Item: item } : {}),
 });
 
-function ledger(): { ledger: DynamoDbFlowLedger; sleeps: number[] } {
+/** A real cipher with a local key: the callback's ledger only ever encrypts with it. */
+const CIPHER = localTokenCipher({ key: randomBytes(32), environment: 'test' });
+
+function ledger(tokenEncrypter: TokenEncrypter | 'none' = CIPHER): {
+  ledger: DynamoDbFlowLedger;
+  sleeps: number[];
+} {
   const sleeps: number[] = [];
   return {
     sleeps,
@@ -81,6 +92,7 @@ function ledger(): { ledger: DynamoDbFlowLedger; sleeps: number[] } {
       }),
       flowTableName: 'flows',
       connectionTableName: 'connections',
+      ...(tokenEncrypter !== 'none' ? { tokenEncrypter } : {}),
       sleep: async (ms) => {
         sleeps.push(ms);
       },
@@ -399,15 +411,75 @@ describe('DynamoDbFlowLedger', () => {
       companyName: 'Canary Bakery LLC',
     };
 
-    it('sends the same ClientRequestToken on every attempt, so a retry after a lost answer is acknowledged', async () => {
+    it('sends the same ClientRequestToken and byte-identical items on every attempt, so a retry after a lost answer is acknowledged', async () => {
       ddb.on(TransactWriteCommand).resolves({});
-      await ledger().ledger.recordConnection(CODE_HASH, connection);
-      await ledger().ledger.recordConnection(CODE_HASH, connection);
+      const { ledger: l } = ledger();
+      await l.recordConnection(CODE_HASH, connection);
+      await l.recordConnection(CODE_HASH, connection);
       const tokens = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.ClientRequestToken);
       expect(tokens[0]).toMatch(/^[0-9a-f]{36}$/);
       expect(tokens[1]).toBe(tokens[0]);
-      await ledger().ledger.recordConnection('f'.repeat(64), connection);
+      // DynamoDB acknowledges a repeated token only if every parameter is the same: one ciphertext.
+      expect(transactItems(1)).toEqual(transactItems(0));
+      await l.recordConnection('f'.repeat(64), connection);
       expect(ddb.commandCalls(TransactWriteCommand)[2]?.args[0].input.ClientRequestToken).not.toBe(tokens[0]);
+    });
+
+    it('H3: writes the tokens sealed for this company, never in plaintext, with the keep-alive index keys', async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      await ledger().ledger.recordConnection(CODE_HASH, connection);
+      const update = transactItems()[0]?.Update;
+      const values = update?.ExpressionAttributeValues ?? {};
+      const sealed: unknown = values[':sealedTokens'];
+      expect(sealed).toBeInstanceOf(Uint8Array);
+      await expect(CIPHER.decrypt(connection.realmId, sealed as Uint8Array)).resolves.toEqual({
+        accessToken: 'access',
+        refreshToken: 'refresh',
+      });
+      expect(update?.UpdateExpression).toContain('sealedTokens = :sealedTokens');
+      expect(values).toMatchObject({
+        ':keepAliveShard': 'active',
+        ':refreshDueAt': connection.refreshTokenExpiresAt - KEEP_ALIVE_MARGIN_MS,
+        ':accessTokenExpiresAt': connection.accessTokenExpiresAt,
+        ':refreshTokenExpiresAt': connection.refreshTokenExpiresAt,
+      });
+      expect(update?.UpdateExpression).toMatch(/keepAliveShard = :keepAliveShard/);
+      expect(update?.UpdateExpression).toMatch(/refreshDueAt = :refreshDueAt/);
+      // No plaintext token anywhere in the request; the legacy plaintext attributes are removed.
+      const request = JSON.stringify(transactItems(), (_key, value: unknown) =>
+        value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+      );
+      expect(request).not.toContain('"access"');
+      expect(request).not.toContain('"refresh"');
+      expect(update?.UpdateExpression).toMatch(/REMOVE .*accessToken, refreshToken/);
+    });
+
+    it("a ledger without a token encrypter (the connect function's) refuses to record a connection and writes nothing", async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      await expect(ledger('none').ledger.recordConnection(CODE_HASH, connection)).rejects.toThrow(
+        /no token encrypter/,
+      );
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    });
+
+    it('G1: a key service that cannot answer is StorageUnavailableError with nothing written, and the next attempt encrypts again', async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      let calls = 0;
+      const flaky: TokenEncrypter = {
+        encrypt: async (realmId, secrets) => {
+          calls += 1;
+          if (calls === 1) throw new CipherUnavailableError('encrypt');
+          return CIPHER.encrypt(realmId, secrets);
+        },
+      };
+      const { ledger: l } = ledger(flaky);
+      await expect(l.recordConnection(CODE_HASH, connection)).rejects.toMatchObject({
+        name: 'StorageUnavailableError',
+        operation: 'sealTokens',
+      });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+      await expect(l.recordConnection(CODE_HASH, connection)).resolves.toBe('stored');
+      expect(calls).toBe(2);
     });
 
     it('treats a code already CONNECTED (an earlier attempt committed) as stored', async () => {

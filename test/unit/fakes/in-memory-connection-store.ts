@@ -15,6 +15,7 @@ import type {
   ReconnectReason,
   TokenExpiry,
 } from '../../../lambdas/core/connection-store';
+import { InvalidCursorError } from '../../../lambdas/core/errors';
 import { KEEP_ALIVE_MARGIN_MS } from '../../../lambdas/core/token-budget';
 import type { ConnectionWrite } from '../../../lambdas/core/flow-ledger';
 
@@ -25,6 +26,8 @@ export class InMemoryConnectionStore implements ConnectionStore {
   putVerified(connection: NewConnection): ConnectionWrite {
     const existing = this.connections.get(connection.realmId);
     if (existing !== undefined && existing.grantedAt >= connection.grantedAt) return 'superseded';
+    // A grant without a tenant keeps the tenant the company had (the adapter sets it only when given).
+    const tenantId = connection.tenantId ?? existing?.tenantId;
     this.connections.set(connection.realmId, {
       realmId: connection.realmId,
       status: 'ACTIVE',
@@ -33,7 +36,7 @@ export class InMemoryConnectionStore implements ConnectionStore {
       connectedAt: existing?.connectedAt ?? connection.grantedAt,
       qboEnvironment: connection.qboEnvironment,
       companyName: connection.companyName,
-      ...(connection.tenantId !== undefined ? { tenantId: connection.tenantId } : {}),
+      ...(tenantId !== undefined ? { tenantId } : {}),
       tokens: tokensOf(connection),
       tokenExpiry: expiryOf(connection),
     });
@@ -43,8 +46,7 @@ export class InMemoryConnectionStore implements ConnectionStore {
   async get(realmId: string, options: { readonly tokens?: boolean } = {}): Promise<Connection | undefined> {
     const connection = this.connections.get(realmId);
     if (connection === undefined || options.tokens !== false) return connection;
-    const { tokens: _tokens, ...withoutTokens } = connection;
-    return withoutTokens;
+    return without(connection, 'tokens');
   }
 
   async takeRefreshLease(realmId: string, holder: string, now: number, until: number): Promise<LeaseResult> {
@@ -70,20 +72,12 @@ export class InMemoryConnectionStore implements ConnectionStore {
     tokens: ConnectionTokens,
     refreshedAt: number,
   ): Promise<FencedWrite> {
-    return this.fenced(realmId, expectedVersion, (c) => {
-      const {
-        refreshFailures: _failures,
-        refreshRetryAt: _retryAt,
-        legacy: _legacy,
-        ...rest
-      } = withoutLease(c);
-      return {
-        ...rest,
-        tokens: tokensOf(tokens),
-        tokenExpiry: expiryOf(tokens),
-        lastRefreshedAt: refreshedAt,
-      };
-    });
+    return this.fenced(realmId, expectedVersion, (c) => ({
+      ...without(c, 'refreshLease', 'refreshFailures', 'refreshRetryAt', 'legacy'),
+      tokens: tokensOf(tokens),
+      tokenExpiry: expiryOf(tokens),
+      lastRefreshedAt: refreshedAt,
+    }));
   }
 
   async markReconnectRequired(
@@ -91,20 +85,22 @@ export class InMemoryConnectionStore implements ConnectionStore {
     expectedVersion: number,
     reason: ReconnectReason,
   ): Promise<FencedWrite> {
-    return this.fenced(realmId, expectedVersion, (c) => {
-      const { tokens: _tokens, tokenExpiry: _expiry, ...rest } = withoutLease(c);
-      return { ...rest, status: 'RECONNECT_REQUIRED', reconnectReason: reason };
-    });
+    return this.fenced(realmId, expectedVersion, (c) => ({
+      ...withoutTokens(c),
+      status: 'RECONNECT_REQUIRED',
+      reconnectReason: reason,
+    }));
   }
 
-  async markDisconnected(realmId: string): Promise<DisconnectResult> {
+  async markDisconnected(realmId: string, now: number): Promise<DisconnectResult> {
     const connection = this.connections.get(realmId);
     if (connection === undefined) return { kind: 'not-found' };
-    const { tokens, tokenExpiry: _expiry, ...rest } = withoutLease(connection);
+    const tokens = connection.tokens;
     this.connections.set(realmId, {
-      ...rest,
+      ...withoutTokens(connection),
       status: 'DISCONNECTED',
       reconnectReason: 'disconnected',
+      disconnectedAt: now,
       version: connection.version + 1,
     });
     return { kind: 'disconnected', ...(tokens !== undefined ? { removedTokens: tokens } : {}) };
@@ -128,8 +124,7 @@ export class InMemoryConnectionStore implements ConnectionStore {
   async migrateLegacy(connection: Connection): Promise<FencedWrite> {
     const stored = this.connections.get(connection.realmId);
     if (stored?.legacy !== true || stored.version !== connection.version) return 'superseded';
-    const { legacy: _legacy, ...rest } = stored;
-    this.connections.set(connection.realmId, rest);
+    this.connections.set(connection.realmId, without(stored, 'legacy'));
     return 'stored';
   }
 
@@ -139,16 +134,8 @@ export class InMemoryConnectionStore implements ConnectionStore {
   ): Promise<Page<Connection>> {
     const all = [...this.connections.values()]
       .filter((c) => c.tenantId === tenantId)
-      .sort((a, b) => a.realmId.localeCompare(b.realmId));
-    return this.page(
-      all,
-      options,
-      (c) => c.realmId,
-      (c) => {
-        const { tokens: _tokens, ...rest } = c;
-        return rest;
-      },
-    );
+      .sort((a, b) => compareKeys([a.realmId], [b.realmId]));
+    return this.page(all, options, (c) => [c.realmId], tenantIndexProjection);
   }
 
   async listDueForRefresh(
@@ -162,11 +149,11 @@ export class InMemoryConnectionStore implements ConnectionStore {
         dueAt: c.refreshRetryAt ?? (c.tokenExpiry?.refreshTokenExpiresAt ?? 0) - KEEP_ALIVE_MARGIN_MS,
       }))
       .filter((c) => c.dueAt <= dueBy)
-      .sort((a, b) => a.dueAt - b.dueAt || a.realmId.localeCompare(b.realmId));
+      .sort((a, b) => compareKeys([a.dueAt, a.realmId], [b.dueAt, b.realmId]));
     return this.page(
       due,
       options,
-      (c) => c.realmId,
+      (c) => [c.dueAt, c.realmId],
       (c) => c.realmId,
     );
   }
@@ -181,17 +168,28 @@ export class InMemoryConnectionStore implements ConnectionStore {
     ).length;
   }
 
-  /** Offset cursors: enough for a fake (the adapter's are DynamoDB's keys). */
+  /**
+   * Paged as DynamoDB pages a Query with a Limit: the cursor is the last item's index key (so
+   * items that leave the index between pages shift nothing), a full page carries a cursor even
+   * when nothing follows (DynamoDB stops at the limit without looking further), and a cursor this
+   * store did not issue is refused. `all` is sorted by `key`.
+   */
   private page<T, R>(
     all: readonly T[],
     options: { readonly limit: number; readonly cursor?: string },
-    _key: (item: T) => string,
+    key: (item: T) => IndexKey,
     map: (item: T) => R,
   ): Page<R> {
-    const start = options.cursor === undefined ? 0 : Number(options.cursor);
-    const items = all.slice(start, start + options.limit).map(map);
-    const next = start + options.limit;
-    return { items, ...(next < all.length ? { cursor: String(next) } : {}) };
+    const after = options.cursor === undefined ? undefined : keyOf(options.cursor);
+    const rest = after === undefined ? all : all.filter((item) => compareKeys(key(item), after) > 0);
+    const page = rest.slice(0, options.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(map),
+      ...(last !== undefined && page.length === options.limit
+        ? { cursor: Buffer.from(JSON.stringify(key(last))).toString('base64url') }
+        : {}),
+    };
   }
 
   private fenced(
@@ -206,10 +204,69 @@ export class InMemoryConnectionStore implements ConnectionStore {
   }
 }
 
+/** An index's sort position: its sort key, then the table key (as DynamoDB orders ties). */
+type IndexKey = readonly (string | number)[];
+
+/** Numbers by value, strings by code unit (DynamoDB compares strings by their UTF-8 bytes). */
+function compareKeys(a: IndexKey, b: IndexKey): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+function keyOf(cursor: string): IndexKey {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length === 0 ||
+    !parsed.every((part) => typeof part === 'string' || typeof part === 'number')
+  )
+    throw new InvalidCursorError();
+  return parsed;
+}
+
+/** What the tenant index projects: metadata and expiry times; no tokens, lease or backoff. */
+function tenantIndexProjection(c: Connection): Connection {
+  return {
+    realmId: c.realmId,
+    status: c.status,
+    version: c.version,
+    grantedAt: c.grantedAt,
+    connectedAt: c.connectedAt,
+    qboEnvironment: c.qboEnvironment,
+    ...(c.companyName !== undefined ? { companyName: c.companyName } : {}),
+    ...(c.tenantId !== undefined ? { tenantId: c.tenantId } : {}),
+    ...(c.tokenExpiry !== undefined ? { tokenExpiry: c.tokenExpiry } : {}),
+    ...(c.lastRefreshedAt !== undefined ? { lastRefreshedAt: c.lastRefreshedAt } : {}),
+    ...(c.reconnectReason !== undefined ? { reconnectReason: c.reconnectReason } : {}),
+  };
+}
+
+/** A connection that stops holding tokens loses them, their times, its lease and its backoff. */
+function withoutTokens(connection: Connection): Connection {
+  return without(connection, 'tokens', 'tokenExpiry', 'refreshLease', 'refreshFailures', 'refreshRetryAt');
+}
+
 function withoutLease(connection: Connection): Connection {
-  const copy = { ...connection };
-  delete (copy as { refreshLease?: unknown }).refreshLease;
-  return copy;
+  return without(connection, 'refreshLease');
+}
+
+/** A copy without the optional attributes named (as an UpdateItem's REMOVE). */
+function without(connection: Connection, ...names: readonly (keyof Connection)[]): Connection {
+  const copy: Partial<Record<keyof Connection, unknown>> = { ...connection };
+  for (const name of names) delete copy[name];
+  return copy as Connection;
 }
 
 function expiryOf(tokens: ConnectionTokens): TokenExpiry {
