@@ -186,21 +186,30 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     failures: number,
     retryAt: number,
   ): Promise<void> {
+    const update = (moveDue: boolean) =>
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { [REALM]: realmId },
+        // The refresher finds it again when the backoff ends, never earlier than it was due anyway:
+        // a request's failed refresh must not put a connection that is not due in every run.
+        ConditionExpression: moveDue
+          ? 'leaseHolder = :holder AND (attribute_not_exists(refreshDueAt) OR refreshDueAt < :retryAt)'
+          : 'leaseHolder = :holder',
+        UpdateExpression: `SET refreshFailures = :failures, refreshRetryAt = :retryAt${moveDue ? ', refreshDueAt = :retryAt' : ''} REMOVE leaseHolder, leaseUntil`,
+        ExpressionAttributeValues: { ':holder': holder, ':failures': failures, ':retryAt': retryAt },
+      });
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { [REALM]: realmId },
-          ConditionExpression: 'leaseHolder = :holder',
-          // The refresher finds it again when the backoff ends, not before.
-          UpdateExpression:
-            'SET refreshFailures = :failures, refreshRetryAt = :retryAt, refreshDueAt = :retryAt REMOVE leaseHolder, leaseUntil',
-          ExpressionAttributeValues: { ':holder': holder, ':failures': failures, ':retryAt': retryAt },
-        }),
-      );
+      await this.client.send(update(true));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return;
-      throw storageError('recordRefreshFailure', error);
+      if (!(error instanceof ConditionalCheckFailedException))
+        throw storageError('recordRefreshFailure', error);
+      // Not the holder, or due later than the backoff: then record the backoff alone.
+      try {
+        await this.client.send(update(false));
+      } catch (retryError) {
+        if (retryError instanceof ConditionalCheckFailedException) return;
+        throw storageError('recordRefreshFailure', retryError);
+      }
     }
   }
 
@@ -318,6 +327,13 @@ export class DynamoDbConnectionStore implements ConnectionStore {
         ...(result.LastEvaluatedKey !== undefined ? { lastKey: result.LastEvaluatedKey } : {}),
       };
     } catch (error) {
+      // A cursor DynamoDB refuses (the wrong key shape for this index) is the caller's mistake.
+      if (
+        input.ExclusiveStartKey !== undefined &&
+        error instanceof Error &&
+        error.name === 'ValidationException'
+      )
+        throw new InvalidCursorError();
       throw storageError(operation, error);
     }
   }

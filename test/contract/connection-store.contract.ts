@@ -397,6 +397,11 @@ export function connectionStoreContract(name: string, subject: () => Promise<Led
         await expect(
           s.connections.listDueForRefresh(NOW, { limit: 2, cursor: '%%%' }),
         ).rejects.toBeInstanceOf(InvalidCursorError);
+        // Well-formed JSON of the wrong key shape: still the caller's mistake, never "try again".
+        const forged = Buffer.from(JSON.stringify({ realmId: '1' })).toString('base64url');
+        await expect(
+          s.connections.listByTenant('tenant-any', { limit: 2, cursor: forged }),
+        ).rejects.toBeInstanceOf(InvalidCursorError);
       });
     });
 
@@ -464,6 +469,19 @@ export function connectionStoreContract(name: string, subject: () => Promise<Led
         });
         await expect(s.connections.listDueForRefresh(day + 6 * HOUR, { limit: 10 })).resolves.toEqual({
           items: [failed],
+        });
+      });
+
+      it('a failed refresh of a connection not yet due for keep-alive does not bring it into the due set before its time', async () => {
+        const day = nextOwnDay();
+        const notDue = await connected(dueAt(day + 10 * HOUR));
+        await s.connections.takeRefreshLease(notDue, 'one', NOW, NOW + 30_000);
+        await s.connections.recordRefreshFailure(notDue, 'one', 1, day + 1 * HOUR);
+        await expect(s.connections.listDueForRefresh(day + 9 * HOUR, { limit: 10 })).resolves.toEqual({
+          items: [],
+        });
+        await expect(s.connections.listDueForRefresh(day + 10 * HOUR, { limit: 10 })).resolves.toEqual({
+          items: [notDue],
         });
       });
     });

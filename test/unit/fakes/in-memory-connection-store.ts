@@ -146,7 +146,10 @@ export class InMemoryConnectionStore implements ConnectionStore {
       .filter((c) => c.status === 'ACTIVE' && c.tokenExpiry !== undefined)
       .map((c) => ({
         realmId: c.realmId,
-        dueAt: c.refreshRetryAt ?? (c.tokenExpiry?.refreshTokenExpiresAt ?? 0) - KEEP_ALIVE_MARGIN_MS,
+        dueAt: Math.max(
+          c.refreshRetryAt ?? 0,
+          (c.tokenExpiry?.refreshTokenExpiresAt ?? 0) - KEEP_ALIVE_MARGIN_MS,
+        ),
       }))
       .filter((c) => c.dueAt <= dueBy)
       .sort((a, b) => compareKeys([a.dueAt, a.realmId], [b.dueAt, b.realmId]));
