@@ -268,6 +268,7 @@ export class DynamoDbFlowLedger implements FlowLedger {
   }
 
   private sealTokens(connection: NewConnection): Promise<Uint8Array> {
+    if (connection.sealedTokens !== undefined) return Promise.resolve(connection.sealedTokens);
     const encrypter = this.tokenEncrypter;
     if (encrypter === undefined)
       throw new Error('this ledger has no token encrypter: it cannot record connections');

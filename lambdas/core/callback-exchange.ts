@@ -98,8 +98,27 @@ export async function exchange(
     MIN_COMPANY_CHECK_MS,
     Math.min(config.companyCheckTimeoutMs, ctx.deadline - deps.clock() - STORE_RESERVE_MS),
   );
+  // H3: the tokens are sealed while CompanyInfo answers, within the check's budget, so encryption
+  // (a KMS call for a company's first data key) adds nothing to the callback's time budget.
+  const sealing = sealWithin(
+    runtime.tokenEncrypter.encrypt(input.realmId, {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+    }),
+    checkTimeoutMs,
+  );
   const check = await runtime.companyInfo.checkCompany(input.realmId, tokens.accessToken, checkTimeoutMs);
   if (check.kind !== 'verified') return companyNotVerified(ctx, input, check, exchanged);
+  const sealed = await sealing;
+  if (sealed === undefined) {
+    // Nothing can be stored unsealed: the tokens are dropped, never revoked (C8).
+    deps.telemetry.record({
+      code: 'KEY_SERVICE_UNAVAILABLE',
+      message: 'The new tokens could not be sealed in time; nothing stored, the user may try again',
+      fields: { ...exchanged, operation: 'encrypt' },
+    });
+    return failureOutcome(ctx, input, 'FAILED', 'token_store_failed', reference, exchanged);
+  }
 
   const connection: NewConnection = {
     realmId: input.realmId,
@@ -113,6 +132,7 @@ export async function exchange(
     grantedAt: receivedAt,
     qboEnvironment: config.qboEnvironment,
     companyName: check.companyName,
+    sealedTokens: sealed,
   };
   return store(ctx, input, connection, { ...exchanged, companyCheckTid: check.intuitTid });
 }
@@ -252,4 +272,17 @@ function connected(ctx: CallbackContext, fields: Record<string, LogField>): Flow
     fields,
   });
   return outcomeResult(ctx, 'connected', String(fields['reference']), String(fields['realmId']));
+}
+
+/**
+ * The sealed tokens, or undefined when the key service failed or did not answer within `withinMs`
+ * (the check's own budget). Never rejects: an abandoned seal must not become an unhandled rejection.
+ */
+function sealWithin(sealing: Promise<Uint8Array>, withinMs: number): Promise<Uint8Array | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), withinMs);
+    timer.unref?.();
+  });
+  return Promise.race([sealing.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }

@@ -44,6 +44,11 @@ export interface NewConnection extends ConnectionTokens {
   readonly companyName: string;
   /** The app's tenant that started the flow (signed connect links); absent for unsigned flows. */
   readonly tenantId?: string;
+  /**
+   * The token pair already sealed for this company (H3), when the caller sealed it (the callback
+   * does, while the company check runs); otherwise the store seals it.
+   */
+  readonly sealedTokens?: Uint8Array;
 }
 
 export interface RefreshLease {

@@ -8,6 +8,7 @@ import { ConfigError } from './errors';
 import type { FlowLedger } from './flow-ledger';
 import type { Telemetry } from './telemetry';
 import type { ConnectionStore } from './connection-store';
+import type { TokenEncrypter } from './token-cipher';
 import type { TokenEndpoint, TokenRevoker } from './token-endpoint';
 
 /** What /connect needs: no HTTP client, so the connect bundle loads none. */
@@ -17,10 +18,12 @@ export interface BaseRuntime {
   readonly ledger: FlowLedger;
 }
 
-/** What /callback needs on top: Intuit's token endpoint and the company check (B6). */
+/** What /callback needs on top: Intuit's token endpoint, the company check (B6), the token sealer (H3). */
 export interface ConnectorRuntime extends BaseRuntime {
   readonly tokenEndpoint: TokenEndpoint;
   readonly companyInfo: CompanyInfoEndpoint;
+  /** Seals the new tokens while the company check runs, so sealing costs the callback no extra time. */
+  readonly tokenEncrypter: TokenEncrypter;
 }
 
 export interface FlowDependencies<R extends BaseRuntime = ConnectorRuntime> {

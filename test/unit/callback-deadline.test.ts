@@ -102,6 +102,7 @@ describe('given Lambda is about to time out mid-callback', () => {
       ledger: h.ledger,
       tokenEndpoint: h.tokenEndpoint,
       companyInfo: h.companyInfo,
+      tokenEncrypter: h.tokenEncrypter,
     });
     const handler = createCallbackHandler(
       { ...h.deps, clock: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },

@@ -2,6 +2,7 @@
  * Wires the core flows to the fakes: a started flow (state + browser cookie), a callback call that
  * looks like API Gateway's request fields, and everything a test wants to inspect afterwards.
  */
+import { FakeTokenEncrypter } from './fake-token-encrypter';
 import { callbackRoute } from '../../../lambdas/handlers/web/browser-routes';
 import type { ServiceConfig } from '../../../lambdas/core/config';
 import { flowCookieName } from '../../../lambdas/core/flow-cookie';
@@ -41,6 +42,7 @@ export class FlowHarness {
   readonly credentials = new FakeCredentials();
   readonly tokenEndpoint: FakeTokenEndpoint;
   readonly companyInfo: FakeCompanyInfo;
+  readonly tokenEncrypter = new FakeTokenEncrypter();
   readonly config: ServiceConfig;
   runtime: () => ConnectorRuntime;
   private codes = 0;
@@ -55,6 +57,7 @@ export class FlowHarness {
       ledger: this.ledger,
       tokenEndpoint: this.tokenEndpoint,
       companyInfo: this.companyInfo,
+      tokenEncrypter: this.tokenEncrypter,
     });
   }
 
@@ -76,6 +79,7 @@ export class FlowHarness {
       ledger: this.ledger,
       tokenEndpoint: this.tokenEndpoint,
       companyInfo: this.companyInfo,
+      tokenEncrypter: this.tokenEncrypter,
     });
   }
 
