@@ -27,5 +27,6 @@ export const RUNBOOK_ANCHORS = {
   connectionsReconnectRequired: 'connectionsreconnectrequired',
   connectionsNearHardExpiry: 'connectionsnearhardexpiry',
   refresherErrors: 'refreshererrors',
+  keepAliveNotRunning: 'keepalivenotrunning',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[keyof typeof RUNBOOK_ANCHORS];

@@ -183,7 +183,7 @@ export class StatelessStack extends Stack {
       metrics,
       functions,
       refresher: this.handlers.refresher.function,
-      gaugePeriod: Duration.minutes(config.keepAliveIntervalMinutes),
+      keepAliveInterval: Duration.minutes(config.keepAliveIntervalMinutes),
       api: this.api.httpApi,
       tables: { Flow: props.flowTable, Connection: props.connectionTable },
     });

@@ -37,6 +37,11 @@ const TABLE_OPERATIONS = [
  */
 const SUSTAINED_PERIODS = 3;
 
+/** Keep-alive runs in a row that must be missing before anyone is told (one may just be late). */
+const MISSED_RUNS = 2;
+/** The longest time CloudWatch evaluates an alarm over (periods times their length). */
+const MAX_EVALUATION_RANGE = Duration.days(1);
+
 interface AlarmShape {
   readonly comparisonOperator: ComparisonOperator;
   readonly evaluationPeriods: number;
@@ -64,8 +69,11 @@ export interface ConnectorAlarmsProps {
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The keep-alive refresher (one of `functions`): its Errors alarm has its own runbook entry. */
   readonly refresher: IFunction;
-  /** How often the refresher publishes the connection gauges: their alarms look at one run each. */
-  readonly gaugePeriod: Duration;
+  /**
+   * How often the schedule runs the refresher, which publishes the connection gauges each run:
+   * their alarms look at one run per period, and a missing run is noticed.
+   */
+  readonly keepAliveInterval: Duration;
   readonly api: HttpApi;
   /** Tables by display name (`Flow`, `Connection`), for throttling and system-error alarms. */
   readonly tables: Readonly<Record<string, Table>>;
@@ -252,7 +260,7 @@ export class ConnectorAlarms extends Construct {
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.IGNORE,
     };
-    const latestRun = { statistic: Stats.MAXIMUM, period: props.gaugePeriod };
+    const latestRun = { statistic: Stats.MAXIMUM, period: props.keepAliveInterval };
     this.add(
       'ConnectionsReconnectRequired',
       m.metric(METRICS.ConnectionsReconnectRequired, latestRun),
@@ -268,6 +276,28 @@ export class ConnectorAlarms extends Construct {
       RUNBOOK_ANCHORS.connectionsNearHardExpiry,
       "At least one connection's refresh token reaches Intuit's 5-year hard cap within 30 days; no refresh can extend it, only a reconnect.",
       gauge,
+    );
+    // The gauge alarms keep their state while no run publishes, so a schedule that stopped (disabled,
+    // deleted, its role broken) needs its own alarm: no invocation in the runs that were due.
+    const missedRuns = Math.max(
+      1,
+      Math.min(
+        MISSED_RUNS,
+        Math.floor(MAX_EVALUATION_RANGE.toSeconds() / props.keepAliveInterval.toSeconds()),
+      ),
+    );
+    this.add(
+      'KeepAliveNotRunning',
+      props.refresher.metricInvocations({ period: props.keepAliveInterval, statistic: Stats.SUM }),
+      1,
+      RUNBOOK_ANCHORS.keepAliveNotRunning,
+      `The keep-alive refresher was not invoked in ${missedRuns} scheduled run(s) in a row: idle connections are not being kept alive and the connection gauges are stale.`,
+      {
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: missedRuns,
+        // Lambda publishes no Invocations at all for a period without one.
+        treatMissingData: TreatMissingData.BREACHING,
+      },
     );
 
     // The handlers turn an unexpected exception into a generic page, so Lambda's own Errors

@@ -6,12 +6,13 @@ import {
   SERVICE_NAME,
   type MetricName,
 } from '../../lambdas/core/telemetry-codes';
-import type { EnvironmentConfig } from '../../lib/config/environments';
+import { ENVIRONMENTS, type EnvironmentConfig } from '../../lib/config/environments';
 import { RUNBOOK_ANCHORS } from '../../lib/runbook';
 import {
   logicalIdOf,
   propertiesOf,
   resourcesOfType,
+  synthesizeConnector,
   type Json,
   type SynthesizedConnector,
 } from './support/connector-app';
@@ -159,6 +160,38 @@ describe('alarms', () => {
     }
   });
 
+  it('notice a keep-alive schedule that stopped: no refresher invocation in two runs in a row', () => {
+    for (const [, c] of connectors()) {
+      const notRunning = alarms(c).filter(
+        (a) => a['Namespace'] === 'AWS/Lambda' && a['MetricName'] === 'Invocations',
+      );
+      expect(notRunning).toHaveLength(1);
+      expect(notRunning[0]).toMatchObject({
+        Statistic: 'Sum',
+        Period: c.config.keepAliveIntervalMinutes * 60,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      });
+      expect(nameOf(c, sortedDimensions(notRunning[0]!)[0]!.Value)).toBe('RefresherFunction.Ref');
+      expect(notRunning[0]!['AlarmDescription']).toContain(
+        `Runbook: docs/runbook.md#${RUNBOOK_ANCHORS.keepAliveNotRunning}`,
+      );
+    }
+  });
+
+  it(
+    'given a daily keep-alive, look at one run, inside CloudWatch evaluation range of a day',
+    () => {
+      const c = synthesizeConnector('dev', { dev: { ...ENVIRONMENTS.dev, keepAliveIntervalMinutes: 1440 } });
+      const notRunning = alarms(c).find((a) => a['MetricName'] === 'Invocations');
+      expect(notRunning).toMatchObject({ Period: 86_400, EvaluationPeriods: 1 });
+    },
+    SYNTHESIS_TIMEOUT_MS,
+  );
+
   it("give the refresher's errors their own runbook entry", () => {
     for (const [, c] of connectors()) {
       const refresherErrors = alarms(c).filter(
@@ -232,14 +265,16 @@ describe('alarms', () => {
     for (const [, c] of connectors()) {
       const topicRef = { Ref: logicalIdOf(c.stateless, c.stateless.alarms.topic) };
       const all = alarms(c);
-      // Connector counts, the two gauges, Errors and Throttles per function, API 5xx, two per table.
-      expect(all).toHaveLength(16 + 2 + 2 * 5 + 1 + 2 * 2);
+      // Connector counts, the two gauges, the keep-alive heartbeat, Errors and Throttles per
+      // function, API 5xx, two per table.
+      expect(all).toHaveLength(16 + 2 + 1 + 2 * 5 + 1 + 2 * 2);
       for (const alarm of all) {
         const isGauge = GAUGE_METRICS.includes(alarm['MetricName'] as MetricName);
+        const isHeartbeat = alarm['MetricName'] === 'Invocations';
         expect(alarm).toMatchObject({
           AlarmActions: [topicRef],
           OKActions: [topicRef],
-          TreatMissingData: isGauge ? 'ignore' : 'notBreaching',
+          TreatMissingData: isGauge ? 'ignore' : isHeartbeat ? 'breaching' : 'notBreaching',
         });
       }
     }
