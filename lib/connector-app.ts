@@ -11,18 +11,30 @@ export interface ConnectorStacks {
   readonly stateless: StatelessStack;
 }
 
+/** Per-deploy choices that are not part of an environment's configuration. */
+export interface ConnectorStackOptions {
+  /**
+   * How many of the connections table's indexes to build (`--context connectionIndexes=<n>`), for
+   * upgrading an environment deployed before them one index per deploy (docs/deploy.md).
+   * @default - all of them
+   */
+  readonly connectionIndexLimit?: number;
+}
+
 /**
  * Builds one environment of the connector into `app`: its stateful and stateless stacks, checked by
  * cdk-nag's AwsSolutions and Serverless packs at synthesis (any unacknowledged finding fails it).
  *
  * @param envName the value of `--context env=<name>`
  * @param environments the configurations to choose from (tests pass their own)
+ * @param options per-deploy choices (`--context` values other than the environment's name)
  * @throws EnvironmentConfigError listing the valid names when `envName` is missing or unknown
  */
 export function addConnectorStacks(
   app: App,
   envName: unknown,
   environments: Readonly<Record<string, EnvironmentConfig>> = ENVIRONMENTS,
+  options: ConnectorStackOptions = {},
 ): ConnectorStacks {
   const resolved = resolveEnvironment(envName, environments);
   const { config } = resolved;
@@ -41,6 +53,9 @@ export function addConnectorStacks(
     terminationProtection: config.dataProtection.deletionProtection,
     envName: resolved.envName,
     config,
+    ...(options.connectionIndexLimit === undefined
+      ? {}
+      : { connectionIndexLimit: options.connectionIndexLimit }),
   });
   const stateless = new StatelessStack(app, `${prefix}-Stateless`, {
     env,
@@ -51,6 +66,7 @@ export function addConnectorStacks(
     flowTable: stateful.flowTable,
     connectionTable: stateful.connectionTable,
     connectionTableKey: stateful.connectionTableKey,
+    tokenKey: stateful.tokenKey,
     credentialsSecret: stateful.credentialsSecret,
   });
 

@@ -19,5 +19,14 @@ export const RUNBOOK_ANCHORS = {
   api5xx: 'api5xx',
   dynamoDbThrottles: 'dynamodbthrottles',
   dynamoDbSystemErrors: 'dynamodbsystemerrors',
+  refreshInvalidGrant: 'refreshinvalidgrant',
+  refreshStoreFailed: 'refreshstorefailed',
+  refreshAmbiguous: 'refreshambiguous',
+  keyServiceUnavailable: 'keyserviceunavailable',
+  tokenDecryptFailed: 'tokendecryptfailed',
+  connectionsReconnectRequired: 'connectionsreconnectrequired',
+  connectionsNearHardExpiry: 'connectionsnearhardexpiry',
+  refresherErrors: 'refreshererrors',
+  keepAliveNotRunning: 'keepalivenotrunning',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[keyof typeof RUNBOOK_ANCHORS];

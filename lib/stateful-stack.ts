@@ -13,18 +13,27 @@ export interface StatefulStackProps extends StackProps {
   /** e.g. `dev`, `prod`: names resources' descriptions and the metrics' Environment dimension. */
   readonly envName: string;
   readonly config: EnvironmentConfig;
+  /** @default - every index of CONNECTION_TABLE (see `ConnectorStackOptions` in lib/connector-app.ts) */
+  readonly connectionIndexLimit?: number;
 }
 
 /**
  * Everything that holds data: the flow/code-ledger table, the connections (tokens) table with its
- * customer-managed key, and the Intuit client credentials secret. Kept apart from the functions and
+ * customer-managed key and indexes, the key that encrypts the tokens themselves, and the Intuit
+ * client credentials secret. Kept apart from the functions and
  * the API so that redeploying or rolling those back never touches data.
  */
 export class StatefulStack extends Stack {
   readonly flowTable: Table;
   readonly connectionTable: Table;
-  /** Encrypts the connections table; the only key a function needs to handle tokens. */
+  /** Encrypts the connections table at rest (DynamoDB uses it on the caller's behalf). */
   readonly connectionTableKey: IKey;
+  /**
+   * Encrypts the OAuth tokens in the application before they reach DynamoDB (envelope encryption,
+   * the realmId as encryption context), so a scan, export or backup of the table shows ciphertext.
+   * Separate from the table key: reading the table grants nothing here (docs/security.md H3, H4).
+   */
+  readonly tokenKey: IKey;
   /** Intuit client id and secret for this environment only (docs/security.md D2, F3). */
   readonly credentialsSecret: Secret;
 
@@ -49,9 +58,18 @@ export class StatefulStack extends Stack {
     });
     this.connectionTableKey = connectionTableKey;
 
+    // Who may use it is granted per function in the stateless stack: the callback only generates
+    // data keys, and only the token API and the refresher decrypt (H4).
+    this.tokenKey = new Key(this, 'TokenKey', {
+      description: `QBO connector (${envName}): encrypts OAuth tokens in the application, separate from the table key`,
+      enableKeyRotation: true,
+      removalPolicy: protection.removalPolicy,
+    });
+
     this.connectionTable = new SchemaTable(this, 'ConnectionTable', {
       schema: CONNECTION_TABLE,
       encryption: { kind: 'customer-managed', key: connectionTableKey },
+      ...(props.connectionIndexLimit === undefined ? {} : { indexLimit: props.connectionIndexLimit }),
       removalPolicy: protection.removalPolicy,
       deletionProtection: protection.deletionProtection,
       pointInTimeRecovery: protection.pointInTimeRecovery,

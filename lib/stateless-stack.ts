@@ -1,18 +1,30 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type IRole, type Role } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../lambdas/core/telemetry-codes';
 import { companyCheckTimeoutMsOf, qboApiBaseUrlOf, type EnvironmentConfig } from './config/environments';
-import { ROUTES, type HandlerName } from '../lambdas/routes';
+import { CONNECTION_INDEXES } from '../lambdas/core/table-schema';
+import {
+  FUNCTIONS,
+  HANDLER_NAMES,
+  HTTP_HANDLER_NAMES,
+  ROUTE_NAMES,
+  ROUTES,
+  type HandlerName,
+} from '../lambdas/routes';
+import { ApiCallerRole } from './constructs/api-caller-role';
 import { ConnectorAlarms } from './constructs/connector-alarms';
 import { ConnectorApi } from './constructs/connector-api';
 import { ConnectorDashboard } from './constructs/connector-dashboard';
 import { ConnectorMetrics } from './constructs/connector-metrics';
 import { ConnectorQueries } from './constructs/connector-queries';
 import { HandlerFunction } from './constructs/handler-function';
+import { KeepAliveSchedule } from './constructs/keep-alive-schedule';
+import { indexArnOf } from './constructs/schema-table';
 import { DEPS_LOCK_FILE, HANDLER_ENTRIES, PROJECT_ROOT } from './project-paths';
 
 export interface StatelessStackProps extends StackProps {
@@ -22,16 +34,38 @@ export interface StatelessStackProps extends StackProps {
   readonly flowTable: Table;
   readonly connectionTable: Table;
   readonly connectionTableKey: IKey;
+  readonly tokenKey: IKey;
   readonly credentialsSecret: Secret;
 }
 
 /**
- * Everything that can be redeployed or rolled back freely: the three handlers, the HTTP API, and the
- * alarms and dashboard. Data lives in the stateful stack and is only referenced here.
+ * Construct ids used instead of the registry's where the registry's would clash with another child
+ * of this stack: `Api` is the HTTP API's, whose logical ids (and so the execute-api URL and the
+ * redirect URI registered at Intuit) must not change.
+ */
+const FUNCTION_ID_OVERRIDES: Partial<Record<HandlerName, string>> = { api: 'TokenApi' };
+
+/** The construct id of a registry function in this stack (also its alarms' and widgets' name). */
+function functionIdOf(name: HandlerName): string {
+  return FUNCTION_ID_OVERRIDES[name] ?? FUNCTIONS[name].id;
+}
+
+/** Where the app's routes live (lambdas/routes.ts, kind `api`). */
+const API_PATH_PREFIX = '/api/';
+
+/**
+ * Everything that can be redeployed or rolled back freely: the functions of the registry, the HTTP
+ * API with its routes, the role the app assumes to call it, the keep-alive schedule, and the alarms
+ * and dashboard. Data lives in the stateful stack and is only referenced here.
  */
 export class StatelessStack extends Stack {
   readonly api: ConnectorApi;
   readonly handlers: Readonly<Record<HandlerName, HandlerFunction>>;
+  /** Assumed by the app to sign its `/api/*` requests. */
+  readonly apiCallerRole: Role;
+  readonly keepAlive: Schedule;
+  /** The role the schedule invokes the refresher with. */
+  readonly keepAliveRole: Role;
   readonly alarms: ConnectorAlarms;
   /** The redirect URI registered at Intuit and handed to the functions (docs/security.md A3). */
   readonly redirectUri: string;
@@ -62,6 +96,9 @@ export class StatelessStack extends Stack {
       QBO_CREDENTIALS_SECRET_ID: props.credentialsSecret.secretArn,
       FLOW_TABLE_NAME: props.flowTable.tableName,
       CONNECTION_TABLE_NAME: props.connectionTable.tableName,
+      // The key the tokens are encrypted with in the application; whether a function may use it, and
+      // how, is its role's business (docs/security.md H4).
+      TOKEN_KEY_ARN: props.tokenKey.keyArn,
       ...(config.appReturnUrl === undefined ? {} : { APP_RETURN_URL: config.appReturnUrl }),
       ...(config.appSuccessUrl === undefined ? {} : { APP_SUCCESS_URL: config.appSuccessUrl }),
       ...(config.appFailureUrl === undefined ? {} : { APP_FAILURE_URL: config.appFailureUrl }),
@@ -73,11 +110,19 @@ export class StatelessStack extends Stack {
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
-    const handler = (name: HandlerName): HandlerFunction => {
-      const { id, path: route, timeoutSeconds } = ROUTES[name];
-      const fn = new HandlerFunction(this, id, {
+    const routesOf = (name: HandlerName) =>
+      ROUTE_NAMES.map((r) => ROUTES[r]).filter((r) => r.handler === name);
+    const makeFunction = (name: HandlerName): HandlerFunction => {
+      const { timeoutSeconds, trigger } = FUNCTIONS[name];
+      const serves =
+        trigger === 'http'
+          ? routesOf(name)
+              .map((r) => `${r.method} ${r.path}`)
+              .join(', ')
+          : `keep-alive, every ${config.keepAliveIntervalMinutes} min`;
+      return new HandlerFunction(this, functionIdOf(name), {
         entry: HANDLER_ENTRIES[name],
-        description: `QBO connector (${envName}): GET ${route}`,
+        description: `QBO connector (${envName}): ${serves}`.slice(0, 256),
         timeout: Duration.seconds(timeoutSeconds),
         memorySize: 256,
         environment,
@@ -85,29 +130,60 @@ export class StatelessStack extends Stack {
         logRemovalPolicy,
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: DEPS_LOCK_FILE,
+        // A failed keep-alive run is not retried by Lambda either: the next scheduled run repeats it.
+        ...(trigger === 'schedule' ? { asyncRetryAttempts: 0 } : {}),
       });
-      this.api.addGetRoute(route, `${id}Integration`, fn.function, Duration.seconds(timeoutSeconds));
-      return fn;
     };
-    this.handlers = {
-      connect: handler('connect'),
-      callback: handler('callback'),
-      outcome: handler('outcome'),
-    };
+    this.handlers = Object.fromEntries(HANDLER_NAMES.map((name) => [name, makeFunction(name)])) as Record<
+      HandlerName,
+      HandlerFunction
+    >;
+
+    // One integration per function, shared by all of its routes.
+    const integrations = new Map(
+      HTTP_HANDLER_NAMES.map((name) => {
+        const integrationId = `${functionIdOf(name)}Integration`;
+        const timeout = Duration.seconds(FUNCTIONS[name].timeoutSeconds);
+        return [name, this.api.integrationFor(integrationId, this.handlers[name].function, timeout)];
+      }),
+    );
+    for (const name of ROUTE_NAMES) {
+      const route = ROUTES[name];
+      const integration = integrations.get(route.handler);
+      if (integration === undefined)
+        throw new Error(`route ${name}: ${route.handler} is not an HTTP function`);
+      this.api.addRoute(route.method, route.path, integration, route.kind === 'api' ? 'iam' : 'none');
+    }
+
+    this.apiCallerRole = new ApiCallerRole(this, 'ApiCallerRole', {
+      principals: config.apiCallerPrincipals,
+      ...(config.apiCallerExternalId === undefined ? {} : { externalId: config.apiCallerExternalId }),
+      invokeArn: this.api.arnForPath(`${API_PATH_PREFIX}*`),
+      description: `QBO connector (${envName}): assumed by the app to call ${API_PATH_PREFIX}* (SigV4)`,
+    }).role;
+
+    const keepAlive = new KeepAliveSchedule(this, 'KeepAlive', {
+      target: this.handlers.refresher.function,
+      intervalMinutes: config.keepAliveIntervalMinutes,
+      description: `QBO connector (${envName}): runs the keep-alive refresher`,
+    });
+    this.keepAlive = keepAlive.schedule;
+    this.keepAliveRole = keepAlive.role;
+
     this.grantLeastPrivilege(props);
 
     const metrics = new ConnectorMetrics(envName, Duration.minutes(config.alarmThresholds.periodMinutes));
-    const functions = {
-      Connect: this.handlers.connect.function,
-      Callback: this.handlers.callback.function,
-      Outcome: this.handlers.outcome.function,
-    };
+    const functions = Object.fromEntries(
+      HANDLER_NAMES.map((name) => [functionIdOf(name), this.handlers[name].function]),
+    );
     this.alarms = new ConnectorAlarms(this, 'Alarms', {
       thresholds: config.alarmThresholds,
       runbookUrl: config.runbookUrl,
       ...(config.alarmEmail === undefined ? {} : { alarmEmail: config.alarmEmail }),
       metrics,
       functions,
+      refresher: this.handlers.refresher.function,
+      keepAliveInterval: Duration.minutes(config.keepAliveIntervalMinutes),
       api: this.api.httpApi,
       tables: { Flow: props.flowTable, Connection: props.connectionTable },
     });
@@ -121,6 +197,7 @@ export class StatelessStack extends Stack {
       functions,
       api: this.api.httpApi,
       invalidGrantAlarm: this.alarms.invalidGrantAlarm,
+      gaugePeriod: Duration.minutes(config.keepAliveIntervalMinutes),
     }).dashboard;
 
     new CfnOutput(this, 'ConnectUrl', {
@@ -137,6 +214,14 @@ export class StatelessStack extends Stack {
       value: this.alarms.topic.topicArn,
     });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });
+    new CfnOutput(this, 'ApiBaseUrl', {
+      description: `Base URL of the app API; its routes are under ${API_PATH_PREFIX} (SigV4, service execute-api)`,
+      value: this.api.baseUrl,
+    });
+    new CfnOutput(this, 'ApiCallerRoleArn', {
+      description: `The role the app assumes to sign ${API_PATH_PREFIX}* requests (docs/deploy.md)`,
+      value: this.apiCallerRole.roleArn,
+    });
     if (this.api.domainName !== undefined) {
       new CfnOutput(this, 'CustomDomainTarget', {
         description: 'Point a CNAME (or alias) for the custom domain at this name',
@@ -147,8 +232,9 @@ export class StatelessStack extends Stack {
 
   /**
    * Each function gets exactly the actions its code performs, on exactly this environment's resources
-   * (docs/security.md D2): connect starts flows and cannot see tokens; callback exchanges codes and stores
-   * tokens; outcome renders pages and touches nothing.
+   * (docs/security.md D2, H4): connect starts flows and cannot see tokens; callback exchanges codes and
+   * stores tokens it may encrypt but never decrypt; outcome renders pages and touches nothing; the
+   * token API and the refresher are the only ones that decrypt tokens.
    */
   private grantLeastPrivilege(props: StatelessStackProps): void {
     const allow = (role: IRole, actions: string[], resources: string[]) =>
@@ -156,6 +242,14 @@ export class StatelessStack extends Stack {
     const readSecret = ['secretsmanager:GetSecretValue'];
     const secret = [props.credentialsSecret.secretArn];
     const flowTable = [props.flowTable.tableArn];
+    const connectionTable = [props.connectionTable.tableArn];
+    const indexes = (...names: (keyof typeof CONNECTION_INDEXES)[]) =>
+      names.map((name) => indexArnOf(props.connectionTable, CONNECTION_INDEXES[name]));
+    const tableKey = [props.connectionTableKey.keyArn];
+    const tokenKey = [props.tokenKey.keyArn];
+    // DynamoDB decrypts and encrypts items with the table key on the caller's behalf and with the
+    // caller's permission; nothing encrypts with it directly.
+    const useTableKey = ['kms:Decrypt', 'kms:DescribeKey'];
 
     const connect = this.handlers.connect.role;
     allow(connect, ['dynamodb:PutItem'], flowTable);
@@ -168,10 +262,28 @@ export class StatelessStack extends Stack {
     allow(callback, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], flowTable);
     // The callback only ever writes a verified connection, as one conditional update inside the
     // transaction that marks its code CONNECTED; it never reads connections.
-    allow(callback, ['dynamodb:UpdateItem'], [props.connectionTable.tableArn]);
-    // DynamoDB decrypts the table key with the caller's permission on the customer managed key;
-    // nothing in the callback encrypts with it itself.
-    allow(callback, ['kms:Decrypt', 'kms:DescribeKey'], [props.connectionTableKey.keyArn]);
+    allow(callback, ['dynamodb:UpdateItem'], connectionTable);
+    allow(callback, useTableKey, tableKey);
+    // It encrypts the tokens of the first exchange (a data key per item) and can never read them back.
+    allow(callback, ['kms:GenerateDataKey'], tokenKey);
     allow(callback, readSecret, secret);
+
+    // The token API reads a connection, refreshes it under a lease (conditional updates), lists a
+    // tenant's connections from its index, and disconnects by an update that keeps the record.
+    const api = this.handlers.api.role;
+    allow(api, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], connectionTable);
+    allow(api, ['dynamodb:Query'], indexes('byTenant'));
+    allow(api, useTableKey, tableKey);
+    allow(api, ['kms:Decrypt', 'kms:GenerateDataKey'], tokenKey);
+    allow(api, readSecret, secret);
+
+    // The refresher reads only the due and the counted connections from their indexes, then each
+    // connection it refreshes, as the token API does.
+    const refresher = this.handlers.refresher.role;
+    allow(refresher, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], connectionTable);
+    allow(refresher, ['dynamodb:Query'], indexes('refreshDue', 'hardExpiry', 'byStatus'));
+    allow(refresher, useTableKey, tableKey);
+    allow(refresher, ['kms:Decrypt', 'kms:GenerateDataKey'], tokenKey);
+    allow(refresher, readSecret, secret);
   }
 }

@@ -65,6 +65,31 @@ export interface AlarmThresholds {
   readonly dynamoDbThrottles: number;
   /** DynamoDB system errors on one table. @default 1 */
   readonly dynamoDbSystemErrors: number;
+  /**
+   * Refresh tokens Intuit refused (`invalid_grant`) in one period. A connection counts once: after
+   * its `invalid_grant` it needs its user and is never refreshed again until a reconnect. So one
+   * company disconnecting the app inside QuickBooks counts 1 and does not page; this many distinct
+   * companies losing their grant within minutes points at a cause on our side or Intuit's (a
+   * rotated refresh token not persisted, the app's keys regenerated or revoked, an Intuit incident).
+   * @default 5
+   */
+  readonly refreshInvalidGrantBurst: number;
+  /** Refreshed tokens that could not be stored after retries (the rotated refresh token is at risk). @default 1 */
+  readonly refreshStoreFailed: number;
+  /**
+   * Ambiguous refreshes (timeout, 5xx, 429, reset) per period, sustained over three periods in a
+   * row: an Intuit token-endpoint outage, not one slow answer. @default 10
+   */
+  readonly refreshAmbiguous: number;
+  /** KMS could not encrypt or decrypt tokens. @default 1 */
+  readonly keyServiceUnavailable: number;
+  /** Stored tokens that do not decrypt for their company (altered, copied or wrong key). @default 1 */
+  readonly tokenDecryptFailed: number;
+  /**
+   * Alarm when more connections than this wait for their user to reconnect (the refresher's
+   * `ConnectionsReconnectRequired` gauge, strictly above). 0 alarms on any. @default 10
+   */
+  readonly connectionsReconnectRequired: number;
 }
 
 /** Custom domain served by API Gateway instead of the `execute-api` URL. */
@@ -138,6 +163,23 @@ export interface EnvironmentConfig {
   /** Default-route throttling of the HTTP API. */
   readonly throttling: { readonly rateLimit: number; readonly burstLimit: number };
   readonly dataProtection: DataProtectionConfig;
+  /**
+   * Who may assume the `ApiCallerRole` and so call the `/api/*` routes: 12-digit account IDs (any
+   * principal of that account whose own policy allows `sts:AssumeRole` on the role) or IAM role or
+   * user ARNs. Empty: this stack's own account only (its root principal, so any role or user of the
+   * account that is allowed to assume it).
+   * @default []
+   */
+  readonly apiCallerPrincipals: readonly string[];
+  /**
+   * An `sts:ExternalId` every assumption of the `ApiCallerRole` must present. Set it when a principal
+   * belongs to a third party (an account you do not control), so that party cannot be tricked into
+   * assuming the role on someone else's behalf (the confused-deputy problem).
+   * @default - no external ID required
+   */
+  readonly apiCallerExternalId?: string;
+  /** How often the keep-alive refresher runs, minutes (15..1440). @default 60 */
+  readonly keepAliveIntervalMinutes: number;
 }
 
 /** Scope for QuickBooks Online accounting data. */
@@ -160,7 +202,26 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   api5xx: 3,
   dynamoDbThrottles: 1,
   dynamoDbSystemErrors: 1,
+  refreshInvalidGrantBurst: 5,
+  refreshStoreFailed: 1,
+  refreshAmbiguous: 10,
+  keyServiceUnavailable: 1,
+  tokenDecryptFailed: 1,
+  connectionsReconnectRequired: 10,
 };
+
+/**
+ * Bounds of {@link EnvironmentConfig.keepAliveIntervalMinutes}. A connection becomes due a month
+ * before its refresh token would die, so running more often than every 15 minutes buys nothing;
+ * running at least daily gives a due connection some thirty attempts before it is lost.
+ */
+export const KEEP_ALIVE_INTERVAL_MINUTES_BOUNDS = { min: 15, max: 1440 } as const;
+
+/** A principal allowed to assume the ApiCallerRole: an account ID or an IAM role or user ARN. */
+const API_CALLER_ACCOUNT = /^\d{12}$/;
+const API_CALLER_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/;
+/** The characters and length STS accepts for an external ID. */
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /** The company check's timeout of an environment, its default filled in. */
 export function companyCheckTimeoutMsOf(config: EnvironmentConfig): number {
@@ -188,6 +249,8 @@ export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
       deletionProtection: false,
       pointInTimeRecovery: true,
     },
+    apiCallerPrincipals: [],
+    keepAliveIntervalMinutes: 60,
   },
   prod: {
     appName: 'QuickBooks Connector',
@@ -204,6 +267,8 @@ export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
       deletionProtection: true,
       pointInTimeRecovery: true,
     },
+    apiCallerPrincipals: [],
+    keepAliveIntervalMinutes: 60,
   },
 };
 
@@ -320,8 +385,33 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
   );
   const thresholds = config.alarmThresholds;
   for (const [key, value] of Object.entries(thresholds)) {
-    check(Number.isFinite(value) && value >= 1, `alarmThresholds.${key} must be at least 1`);
+    // A gauge alarm fires strictly above its threshold, so 0 means "any".
+    const least = key === 'connectionsReconnectRequired' ? 0 : 1;
+    check(Number.isFinite(value) && value >= least, `alarmThresholds.${key} must be at least ${least}`);
   }
+  for (const principal of config.apiCallerPrincipals) {
+    check(
+      API_CALLER_ACCOUNT.test(principal) || API_CALLER_ARN.test(principal),
+      `apiCallerPrincipals: ${JSON.stringify(principal)} is neither a 12-digit account ID nor an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>)`,
+    );
+  }
+  check(
+    new Set(config.apiCallerPrincipals).size === config.apiCallerPrincipals.length,
+    'apiCallerPrincipals lists a principal twice',
+  );
+  if (config.apiCallerExternalId !== undefined) {
+    check(
+      EXTERNAL_ID.test(config.apiCallerExternalId),
+      'apiCallerExternalId must be 2 to 1224 characters of letters, digits and +=,.@:/-_',
+    );
+  }
+  const { min: minInterval, max: maxInterval } = KEEP_ALIVE_INTERVAL_MINUTES_BOUNDS;
+  check(
+    Number.isInteger(config.keepAliveIntervalMinutes) &&
+      config.keepAliveIntervalMinutes >= minInterval &&
+      config.keepAliveIntervalMinutes <= maxInterval,
+    `keepAliveIntervalMinutes must be an integer between ${minInterval} and ${maxInterval}`,
+  );
 
   if (problems.length > 0) {
     throw new EnvironmentConfigError(`environment ${envName} is misconfigured: ${problems.join('; ')}`);
@@ -334,4 +424,25 @@ function isHttpsUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * How many of the connections table's indexes to build, from `--context connectionIndexes=<n>`:
+ * all when not given. CloudFormation adds at most one index to an existing table per update, so an
+ * environment deployed before the indexes existed is upgraded by deploying with 1, 2, ... in turn
+ * (docs/deploy.md).
+ *
+ * @throws EnvironmentConfigError when the value is not a whole number from 0 to `available`
+ */
+export function resolveConnectionIndexLimit(value: unknown, available: number): number {
+  if (value === undefined) return available;
+  // The CLI hands context over as a string; tests and cdk.json may give a number.
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value : '';
+  const limit = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(limit >= 0 && limit <= available)) {
+    throw new EnvironmentConfigError(
+      `connectionIndexes must be a whole number from 0 to ${available} (the indexes to build), not ${JSON.stringify(value)}`,
+    );
+  }
+  return limit;
 }

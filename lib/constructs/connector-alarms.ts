@@ -28,7 +28,35 @@ const TABLE_OPERATIONS = [
   Operation.PUT_ITEM,
   Operation.UPDATE_ITEM,
   Operation.TRANSACT_WRITE_ITEMS,
+  Operation.QUERY,
 ];
+
+/**
+ * Periods in a row an ambiguous-refresh count must stay at its threshold: an outage at Intuit's
+ * token endpoint, not a few slow answers (which the per-company backoff absorbs).
+ */
+const SUSTAINED_PERIODS = 3;
+
+/** Keep-alive runs in a row that must be missing before anyone is told (one may just be late). */
+const MISSED_RUNS = 2;
+/** The longest time CloudWatch evaluates an alarm over (periods times their length). */
+const MAX_EVALUATION_RANGE = Duration.days(1);
+
+interface AlarmShape {
+  readonly comparisonOperator: ComparisonOperator;
+  readonly evaluationPeriods: number;
+  readonly treatMissingData: TreatMissingData;
+}
+
+/**
+ * Counts the handlers write only when something happens: missing data is "nothing happened", and
+ * at least `threshold` in one period fires.
+ */
+const COUNT: AlarmShape = {
+  comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  evaluationPeriods: 1,
+  treatMissingData: TreatMissingData.NOT_BREACHING,
+};
 
 export interface ConnectorAlarmsProps {
   readonly thresholds: AlarmThresholds;
@@ -39,6 +67,13 @@ export interface ConnectorAlarmsProps {
   readonly metrics: ConnectorMetrics;
   /** Functions by display name (`Connect`, `Callback`, ...), for Errors and Throttles alarms. */
   readonly functions: Readonly<Record<string, IFunction>>;
+  /** The keep-alive refresher (one of `functions`): its Errors alarm has its own runbook entry. */
+  readonly refresher: IFunction;
+  /**
+   * How often the schedule runs the refresher, which publishes the connection gauges each run:
+   * their alarms look at one run per period, and a missing run is noticed.
+   */
+  readonly keepAliveInterval: Duration;
   readonly api: HttpApi;
   /** Tables by display name (`Flow`, `Connection`), for throttling and system-error alarms. */
   readonly tables: Readonly<Record<string, Table>>;
@@ -46,8 +81,9 @@ export interface ConnectorAlarmsProps {
 
 /**
  * The on-call surface: an encrypted SNS topic (optionally with an email subscription) and one alarm
- * per failure that needs a human, each pointing at its runbook entry. Missing data is "not
- * breaching": the custom metrics are only written when something happens.
+ * per failure that needs a human, each pointing at its runbook entry. For counts, missing data is
+ * "not breaching": they are only written when something happens. The refresher's gauges are
+ * written once per run, and their alarms keep their state between runs.
  */
 export class ConnectorAlarms extends Construct {
   readonly topic: Topic;
@@ -180,6 +216,90 @@ export class ConnectorAlarms extends Construct {
       'DynamoDB refused or failed requests after bounded retries; users saw a "try again" page.',
     );
 
+    // The token lifecycle (refresh, encryption, keep-alive).
+    this.add(
+      'RefreshInvalidGrant',
+      m.metric(METRICS.RefreshInvalidGrant),
+      t.refreshInvalidGrantBurst,
+      RUNBOOK_ANCHORS.refreshInvalidGrant,
+      `Intuit refused the refresh tokens of at least ${t.refreshInvalidGrantBurst} connections in ${t.periodMinutes} minutes (invalid_grant); each now needs its user to reconnect. One company disconnecting the app does not fire this; a burst across companies does.`,
+    );
+    this.add(
+      'RefreshStoreFailed',
+      m.metric(METRICS.RefreshStoreFailed),
+      t.refreshStoreFailed,
+      RUNBOOK_ANCHORS.refreshStoreFailed,
+      'Tokens refreshed at Intuit could not be stored after retries; the rotated refresh token may be lost and the company may need to reconnect.',
+    );
+    this.add(
+      'RefreshAmbiguous',
+      m.metric(METRICS.RefreshAmbiguous),
+      t.refreshAmbiguous,
+      RUNBOOK_ANCHORS.refreshAmbiguous,
+      `At least ${t.refreshAmbiguous} refreshes per ${t.periodMinutes} minutes for ${SUSTAINED_PERIODS} periods in a row got no usable answer from Intuit (timeout, 5xx, 429, reset); the app got 503 with Retry-After and the stored tokens were kept.`,
+      { ...COUNT, evaluationPeriods: SUSTAINED_PERIODS },
+    );
+    this.add(
+      'KeyServiceUnavailable',
+      m.metric(METRICS.KeyServiceUnavailable),
+      t.keyServiceUnavailable,
+      RUNBOOK_ANCHORS.keyServiceUnavailable,
+      'KMS could not encrypt or decrypt tokens (throttled, unavailable or access denied); tokens could not be stored or served.',
+    );
+    this.add(
+      'TokenDecryptFailed',
+      m.metric(METRICS.TokenDecryptFailed),
+      t.tokenDecryptFailed,
+      RUNBOOK_ANCHORS.tokenDecryptFailed,
+      "Stored tokens did not decrypt for their company (altered, copied from another company's item, or encrypted under another key); that company's tokens cannot be served.",
+    );
+    // Gauges: the refresher publishes each count once per run, so each alarm looks at one run per
+    // period, and between runs keeps its state rather than flapping to OK.
+    const gauge: AlarmShape = {
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.IGNORE,
+    };
+    const latestRun = { statistic: Stats.MAXIMUM, period: props.keepAliveInterval };
+    this.add(
+      'ConnectionsReconnectRequired',
+      m.metric(METRICS.ConnectionsReconnectRequired, latestRun),
+      t.connectionsReconnectRequired,
+      RUNBOOK_ANCHORS.connectionsReconnectRequired,
+      `More than ${t.connectionsReconnectRequired} connections wait for their user to reconnect (refresh token refused or expired); the app gets 409 reconnect_required for them.`,
+      gauge,
+    );
+    this.add(
+      'ConnectionsNearHardExpiry',
+      m.metric(METRICS.ConnectionsNearHardExpiry, latestRun),
+      0,
+      RUNBOOK_ANCHORS.connectionsNearHardExpiry,
+      "At least one connection's refresh token reaches Intuit's 5-year hard cap within 30 days; no refresh can extend it, only a reconnect.",
+      gauge,
+    );
+    // The gauge alarms keep their state while no run publishes, so a schedule that stopped (disabled,
+    // deleted, its role broken) needs its own alarm: no invocation in the runs that were due.
+    const missedRuns = Math.max(
+      1,
+      Math.min(
+        MISSED_RUNS,
+        Math.floor(MAX_EVALUATION_RANGE.toSeconds() / props.keepAliveInterval.toSeconds()),
+      ),
+    );
+    this.add(
+      'KeepAliveNotRunning',
+      props.refresher.metricInvocations({ period: props.keepAliveInterval, statistic: Stats.SUM }),
+      1,
+      RUNBOOK_ANCHORS.keepAliveNotRunning,
+      `The keep-alive refresher was not invoked in ${missedRuns} scheduled run(s) in a row: idle connections are not being kept alive and the connection gauges are stale.`,
+      {
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: missedRuns,
+        // Lambda publishes no Invocations at all for a period without one.
+        treatMissingData: TreatMissingData.BREACHING,
+      },
+    );
+
     // The handlers turn an unexpected exception into a generic page, so Lambda's own Errors
     // metric stays at zero for them; this counts them instead.
     this.add(
@@ -191,12 +311,15 @@ export class ConnectorAlarms extends Construct {
     );
 
     for (const [name, fn] of Object.entries(props.functions)) {
+      const isRefresher = fn === props.refresher;
       this.add(
         `${name}LambdaErrors`,
         fn.metricErrors({ period: this.period, statistic: Stats.SUM }),
         t.lambdaErrors,
-        RUNBOOK_ANCHORS.lambdaErrors,
-        `The ${name} function failed with unhandled errors or timeouts.`,
+        isRefresher ? RUNBOOK_ANCHORS.refresherErrors : RUNBOOK_ANCHORS.lambdaErrors,
+        isRefresher
+          ? 'A keep-alive run of the refresher failed or timed out; it is not retried, the next scheduled run repeats it.'
+          : `The ${name} function failed with unhandled errors or timeouts.`,
       );
       this.add(
         `${name}LambdaThrottles`,
@@ -248,14 +371,21 @@ export class ConnectorAlarms extends Construct {
     }
   }
 
-  private add(name: string, metric: IMetric, threshold: number, anchor: RunbookAnchor, what: string): Alarm {
+  private add(
+    name: string,
+    metric: IMetric,
+    threshold: number,
+    anchor: RunbookAnchor,
+    what: string,
+    shape: AlarmShape = COUNT,
+  ): Alarm {
     const alarm = new Alarm(this, `${name}Alarm`, {
       metric,
       threshold,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      evaluationPeriods: shape.evaluationPeriods,
+      datapointsToAlarm: shape.evaluationPeriods,
+      comparisonOperator: shape.comparisonOperator,
+      treatMissingData: shape.treatMissingData,
       alarmDescription: `${what} Runbook: ${this.props.runbookUrl}#${anchor}`,
     });
     alarm.addAlarmAction(this.action);

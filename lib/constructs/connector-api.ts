@@ -9,13 +9,29 @@ import {
   PayloadFormatVersion,
   SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { HttpMethod as RouteMethod } from '../../lambdas/routes';
 import type { CustomDomainConfig } from '../config/environments';
 import { acknowledgeNagFinding } from '../nag';
+
+/** The registry's methods (lambdas/routes.ts) as API Gateway's. */
+const HTTP_METHODS: Readonly<Record<RouteMethod, HttpMethod>> = {
+  GET: HttpMethod.GET,
+  POST: HttpMethod.POST,
+  DELETE: HttpMethod.DELETE,
+  ANY: HttpMethod.ANY,
+};
+
+/**
+ * The one stage, at the root of the URL: the `__Host-` state cookie needs `Path=/`. In
+ * `execute-api` ARNs it is still named `$default`.
+ */
+const STAGE_NAME = '$default';
 
 /** API Gateway's hard limit for an integration to answer. */
 const API_GATEWAY_MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
@@ -53,7 +69,8 @@ export interface ConnectorApiProps {
 }
 
 /**
- * The public HTTP API: browser redirect routes only, one `$default` stage at the root (the
+ * The public HTTP API: browser redirect routes without authorizer and the app's `/api/*` routes
+ * behind IAM authorisation, one `$default` stage at the root (the
  * `__Host-` state cookie needs `Path=/`, so no stage prefix), no CORS (docs/security.md B5), throttled,
  * with JSON access logs.
  */
@@ -95,7 +112,7 @@ export class ConnectorApi extends Construct {
 
     this.stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
-      stageName: '$default',
+      stageName: STAGE_NAME,
       autoDeploy: true,
       throttle: { rateLimit: props.throttling.rateLimit, burstLimit: props.throttling.burstLimit },
       accessLogSettings: {
@@ -106,22 +123,48 @@ export class ConnectorApi extends Construct {
     });
   }
 
-  /** Routes `GET <path>` to `handler`, waiting for it a little longer than its own timeout. */
-  addGetRoute(path: string, id: string, handler: IFunction, handlerTimeout: Duration): void {
+  /**
+   * The integration of one function, waiting for it a little longer than its own timeout. Build one
+   * per function and pass it to every route the function serves.
+   */
+  integrationFor(id: string, handler: IFunction, handlerTimeout: Duration): HttpLambdaIntegration {
     if (handlerTimeout.toSeconds() >= API_GATEWAY_MAX_INTEGRATION_TIMEOUT.toSeconds()) {
-      throw new Error(`${path}: a handler timeout must stay under API Gateway's 29 s integration limit`);
+      throw new Error(`${id}: a handler timeout must stay under API Gateway's 29 s integration limit`);
     }
-    const timeout = Duration.seconds(
-      Math.min(handlerTimeout.toSeconds() + 1, API_GATEWAY_MAX_INTEGRATION_TIMEOUT.toSeconds()),
-    );
+    return new HttpLambdaIntegration(id, handler, {
+      payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+      timeout: Duration.seconds(handlerTimeout.toSeconds() + 1),
+    });
+  }
+
+  /**
+   * Routes `<method> <path>` to `integration`. `iam` routes need a SigV4 signature of a principal
+   * allowed `execute-api:Invoke` on them (docs/security.md H1); `none` routes are browser pages,
+   * which no authorizer can protect (A2, B1).
+   */
+  addRoute(
+    method: RouteMethod,
+    path: string,
+    integration: HttpLambdaIntegration,
+    authorization: 'iam' | 'none',
+  ): void {
     const routes = this.httpApi.addRoutes({
       path,
-      methods: [HttpMethod.GET],
-      integration: new HttpLambdaIntegration(id, handler, {
-        payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
-        timeout,
-      }),
+      methods: [HTTP_METHODS[method]],
+      integration,
+      ...(authorization === 'iam' ? { authorizer: new HttpIamAuthorizer() } : {}),
     });
-    for (const route of routes) acknowledgeNagFinding(route, 'AwsSolutions-APIG4');
+    if (authorization === 'none') {
+      for (const route of routes) acknowledgeNagFinding(route, 'AwsSolutions-APIG4');
+    }
+  }
+
+  /**
+   * The `execute-api` resource of every request under `pathPattern` on this API's one stage, any
+   * method. HTTP APIs name a request `<apiId>/<stage>/<METHOD>/<path without leading slash>`, and
+   * the `$default` stage is named `$default` there although it adds no prefix to the URL.
+   */
+  arnForPath(pathPattern: string): string {
+    return this.httpApi.arnForExecuteApi('*', pathPattern, STAGE_NAME);
   }
 }

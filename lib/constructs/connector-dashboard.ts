@@ -21,11 +21,14 @@ export interface ConnectorDashboardProps {
   readonly functions: Readonly<Record<string, IFunction>>;
   readonly api: HttpApi;
   readonly invalidGrantAlarm: IAlarm;
+  /** How often the refresher publishes the connection gauges. */
+  readonly gaugePeriod: Duration;
 }
 
 /**
  * One screen for on-call: are people connecting, how do callbacks end, is Intuit saying
- * `invalid_grant`, how slow is the exchange, and is anything erroring.
+ * `invalid_grant`, how slow is the exchange, is the app getting tokens, are refreshes failing, how
+ * many connections need their user, and is anything erroring.
  */
 export class ConnectorDashboard extends Construct {
   readonly dashboard: Dashboard;
@@ -114,6 +117,40 @@ export class ConnectorDashboard extends Construct {
               props.api.metricServerError({ period, statistic: Stats.SUM, label: 'API 5xx' }),
             ],
             right: [props.api.metricClientError({ period, statistic: Stats.SUM, label: 'API 4xx' })],
+            width: 8,
+          }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Tokens served and refreshed',
+            left: [
+              m.metric(METRICS.TokenServed, { label: 'Served to the app' }),
+              m.metric(METRICS.TokenRefreshed, { label: 'Refreshed at Intuit' }),
+            ],
+            width: 8,
+          }),
+          new GraphWidget({
+            title: 'Refresh problems',
+            left: [
+              m.metric(METRICS.RefreshInvalidGrant, { label: 'invalid_grant (needs reconnect)' }),
+              m.metric(METRICS.RefreshAmbiguous, { label: 'Ambiguous (kept, retried later)' }),
+            ],
+            width: 8,
+          }),
+          new GraphWidget({
+            title: 'Connections needing attention (latest keep-alive run)',
+            left: [
+              m.metric(METRICS.ConnectionsReconnectRequired, {
+                statistic: Stats.MAXIMUM,
+                period: props.gaugePeriod,
+                label: 'Reconnect required',
+              }),
+              m.metric(METRICS.ConnectionsNearHardExpiry, {
+                statistic: Stats.MAXIMUM,
+                period: props.gaugePeriod,
+                label: 'Within 30 days of the 5-year cap',
+              }),
+            ],
             width: 8,
           }),
         ],

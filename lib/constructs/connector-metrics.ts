@@ -18,14 +18,14 @@ export class ConnectorMetrics {
     private readonly period: Duration,
   ) {}
 
-  /** `name` summed over the period (counts) unless another statistic is asked for. */
-  metric(name: MetricName, options: { statistic?: string; label?: string } = {}): Metric {
+  /** `name` summed over the period (counts) unless another statistic or period is asked for. */
+  metric(name: MetricName, options: { statistic?: string; label?: string; period?: Duration } = {}): Metric {
     return new Metric({
       namespace: METRIC_NAMESPACE,
       metricName: name,
       dimensionsMap: { service: SERVICE_NAME, [ENVIRONMENT_DIMENSION]: this.envName },
       statistic: options.statistic ?? Stats.SUM,
-      period: this.period,
+      period: options.period ?? this.period,
       ...(options.label === undefined ? {} : { label: options.label }),
     });
   }

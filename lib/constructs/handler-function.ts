@@ -11,8 +11,13 @@ export interface HandlerFunctionProps {
   /** TypeScript entry file exporting `handler`. */
   readonly entry: string;
   readonly description: string;
-  /** Must fit inside API Gateway's 29 s integration limit (docs/security.md C4). */
+  /** Behind API Gateway, must fit inside its 29 s integration limit (docs/security.md C4). */
   readonly timeout: Duration;
+  /**
+   * Retries Lambda makes of a failed asynchronous invocation (a schedule's).
+   * @default - Lambda's default (2); irrelevant for API Gateway's synchronous calls
+   */
+  readonly asyncRetryAttempts?: number;
   /** @default 256 */
   readonly memorySize?: number;
   readonly environment: Readonly<Record<string, string>>;
@@ -63,6 +68,7 @@ export class HandlerFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
+      ...(props.asyncRetryAttempts === undefined ? {} : { retryAttempts: props.asyncRetryAttempts }),
       role: this.role,
       logGroup: this.logGroup,
       projectRoot: props.projectRoot,
@@ -83,6 +89,9 @@ export class HandlerFunction extends Construct {
       'Serverless-LambdaTracing',
     ] as const) {
       acknowledgeNagFinding(this.function, rule);
+    }
+    if (props.asyncRetryAttempts !== undefined) {
+      acknowledgeNagFinding(this.function, 'Serverless-LambdaAsyncFailureDestination');
     }
   }
 }

@@ -1,8 +1,22 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import type { TableSchema } from '../../lambdas/core/table-schema';
+import type { IndexSchema, KeyAttribute, TableSchema } from '../../lambdas/core/table-schema';
+
+const ATTRIBUTE_TYPES: Readonly<Record<KeyAttribute['type'], AttributeType>> = {
+  S: AttributeType.STRING,
+  N: AttributeType.NUMBER,
+};
+
+function keyOf(attribute: KeyAttribute): { name: string; type: AttributeType } {
+  return { name: attribute.name, type: ATTRIBUTE_TYPES[attribute.type] };
+}
+
+/** The ARN a policy names to allow a Query on one index (DynamoDB authorises index reads per index). */
+export function indexArnOf(table: { readonly tableArn: string }, index: IndexSchema): string {
+  return `${table.tableArn}/index/${index.name}`;
+}
 
 /** How a {@link SchemaTable} is encrypted at rest. */
 export type SchemaTableEncryption =
@@ -12,12 +26,17 @@ export type SchemaTableEncryption =
   | { readonly kind: 'customer-managed'; readonly key: IKey };
 
 export interface SchemaTableProps {
-  /** Key attributes, from `lambdas/core/table-schema.ts` (shared with the local bootstrap). */
+  /** Key attributes and indexes, from `lambdas/core/table-schema.ts` (shared with the local bootstrap). */
   readonly schema: TableSchema;
   readonly encryption: SchemaTableEncryption;
   readonly removalPolicy: RemovalPolicy;
   readonly deletionProtection: boolean;
   readonly pointInTimeRecovery: boolean;
+  /**
+   * Build only the schema's first this many indexes (an existing table gains one per deploy).
+   * @default - all of them
+   */
+  readonly indexLimit?: number;
 }
 
 /**
@@ -45,6 +64,22 @@ export class SchemaTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
+    });
+    for (const index of (props.schema.indexes ?? []).slice(0, props.indexLimit)) this.addIndex(index);
+  }
+
+  private addIndex(index: IndexSchema): void {
+    // Only what the index's readers need: keys alone (the reader then reads the item it picks), or
+    // the listed attributes so one Query answers without a second read.
+    const projection =
+      index.projectedAttributes.length === 0
+        ? { projectionType: ProjectionType.KEYS_ONLY }
+        : { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.projectedAttributes] };
+    this.table.addGlobalSecondaryIndex({
+      indexName: index.name,
+      partitionKey: keyOf(index.partitionKey),
+      ...(index.sortKey === undefined ? {} : { sortKey: keyOf(index.sortKey) }),
+      ...projection,
     });
   }
 }

@@ -38,7 +38,8 @@ describe('cdk-nag', () => {
           if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
           expect(Stack.isStack(construct) || construct === c.app).toBe(false);
           for (const [qualifiedId, reason] of Object.entries(entry.data as Record<string, string>)) {
-            const id = qualifiedId.replace(/^annotation::/i, '');
+            // A finding-level acknowledgement (`Rule[Resource::…]`) carries its rule's reason.
+            const id = qualifiedId.replace(/^annotation::/i, '').replace(/\[.*\]$/, '');
             acknowledged.push(id);
             expect(listed.has(id)).toBe(true);
             expect(reason).toBe(NAG_ACKNOWLEDGEMENTS[id as keyof typeof NAG_ACKNOWLEDGEMENTS]);
@@ -52,6 +53,22 @@ describe('cdk-nag', () => {
       expect(reason.length).toBeGreaterThan(80);
       // A requirement ID of docs/security.md, or the document that records the decision.
       expect(reason).toMatch(/docs\/security\.md [A-I]\d|docs\/(design|deploy)\.md/);
+    }
+  });
+
+  it("acknowledges the wildcard finding once, on the caller role's /api/* invoke resource", () => {
+    for (const [, c] of connectors()) {
+      const wildcard = c.app.node.findAll().flatMap((construct) =>
+        construct.node.metadata
+          .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+          .flatMap((m) => Object.keys(m.data as object))
+          .filter((k) => k.includes('AwsSolutions-IAM5'))
+          .map((k) => `${construct.node.path} ${k.replace(/^annotation::/i, '')}`),
+      );
+      expect(wildcard).toHaveLength(1);
+      expect(wildcard[0]).toMatch(
+        /\/ApiCallerRole\/Role AwsSolutions-IAM5\[Resource::arn:(<AWS::Partition>|aws):execute-api:[^\]]*:<ApiHttpApi[0-9A-F]+>\/\$default\/\*\/api\/\*\]$/,
+      );
     }
   });
 

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOG_CODE_NAMES } from '../../lambdas/core/telemetry-codes';
+import { FUNCTIONS } from '../../lambdas/routes';
 import { codeExchangedTwiceQueryName, logCodeQueryName } from '../../lib/constructs/connector-queries';
 import { synthesizeConnector, type SynthesizedConnector } from './support/connector-app';
 
@@ -22,7 +23,7 @@ function definitions(): QueryDefinitionProperties[] {
   );
 }
 
-it('ships one saved query per log code, filtering on exactly that code over the three function log groups', () => {
+it('ships one saved query per log code, filtering on exactly that code over the log group of every function', () => {
   const byName = new Map(definitions().map((d) => [d.Name, d]));
   for (const code of LOG_CODE_NAMES) {
     const definition = byName.get(logCodeQueryName('dev', code));
@@ -32,7 +33,7 @@ it('ships one saved query per log code, filtering on exactly that code over the 
       /^fields @timestamp, level, code, message, reference, codeHashPrefix/,
     );
     expect(definition?.QueryString).toContain('intuitTid');
-    expect(definition?.LogGroupNames).toHaveLength(3);
+    expect(definition?.LogGroupNames).toHaveLength(Object.keys(FUNCTIONS).length);
   }
   expect(byName.get(codeExchangedTwiceQueryName('dev'))?.QueryString).toContain(
     'stats count(*) as exchanges by codeHashPrefix',

@@ -2,11 +2,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PLACEHOLDER_CREDENTIAL } from '../../lambdas/core/config';
+import { CONNECTION_METADATA_ATTRIBUTES, CONNECTION_TABLE } from '../../lambdas/core/table-schema';
 import { PROJECT_ROOT } from '../../lib/project-paths';
 import {
   logicalIdOf,
   propertiesOf,
   resourcesOfType,
+  synthesizeConnector,
   type Json,
   type SynthesizedConnector,
 } from './support/connector-app';
@@ -49,7 +51,7 @@ describe('the tables', () => {
         propertiesOf(resourcesOfType(c.statefulTemplate, 'AWS::DynamoDB::Table')[tableId] as Json),
       ).toMatchObject({
         KeySchema: [{ AttributeName: 'realmId', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'realmId', AttributeType: 'S' }],
+        AttributeDefinitions: expect.arrayContaining([{ AttributeName: 'realmId', AttributeType: 'S' }]),
         BillingMode: 'PAY_PER_REQUEST',
         SSESpecification: {
           SSEEnabled: true,
@@ -66,6 +68,111 @@ describe('the tables', () => {
     }
   });
 
+  it('index the connections table as CONNECTION_TABLE says: typed keys, keys-only or the listed attributes', () => {
+    for (const [, c] of connectors()) {
+      const tableId = logicalIdOf(c.stateful, c.stateful.connectionTable);
+      const table = propertiesOf(
+        resourcesOfType(c.statefulTemplate, 'AWS::DynamoDB::Table')[tableId] as Json,
+      );
+      // Written out: the deployed indexes are what the token API and the refresher query.
+      expect(table['GlobalSecondaryIndexes']).toEqual([
+        {
+          IndexName: 'RefreshDue',
+          KeySchema: [
+            { AttributeName: 'keepAliveShard', KeyType: 'HASH' },
+            { AttributeName: 'refreshDueAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: 'HardExpiry',
+          KeySchema: [
+            { AttributeName: 'keepAliveShard', KeyType: 'HASH' },
+            { AttributeName: 'refreshTokenHardExpiresAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: 'ByStatus',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'realmId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: 'ByTenant',
+          KeySchema: [
+            { AttributeName: 'tenantId', KeyType: 'HASH' },
+            { AttributeName: 'realmId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...CONNECTION_METADATA_ATTRIBUTES] },
+        },
+      ]);
+      const attributes = (table['AttributeDefinitions'] as { AttributeName: string; AttributeType: string }[])
+        .map((a) => `${a.AttributeName}:${a.AttributeType}`)
+        .sort();
+      expect(attributes).toEqual([
+        'keepAliveShard:S',
+        'realmId:S',
+        'refreshDueAt:N',
+        'refreshTokenHardExpiresAt:N',
+        'status:S',
+        'tenantId:S',
+      ]);
+    }
+  });
+
+  it('build every index of a schema, and none for the flow table', () => {
+    for (const [, c] of connectors()) {
+      const flowId = logicalIdOf(c.stateful, c.stateful.flowTable);
+      const flow = propertiesOf(resourcesOfType(c.statefulTemplate, 'AWS::DynamoDB::Table')[flowId] as Json);
+      expect(flow['GlobalSecondaryIndexes']).toBeUndefined();
+      const tableId = logicalIdOf(c.stateful, c.stateful.connectionTable);
+      const table = propertiesOf(
+        resourcesOfType(c.statefulTemplate, 'AWS::DynamoDB::Table')[tableId] as Json,
+      );
+      expect((table['GlobalSecondaryIndexes'] as Json[]).map((i) => i['IndexName'])).toEqual(
+        (CONNECTION_TABLE.indexes ?? []).map((i) => i.name),
+      );
+    }
+  });
+
+  it(
+    'given --context connectionIndexes=<n>, build only the first n indexes (one more per deploy of an older table)',
+    () => {
+      const c = synthesizeConnector('dev', undefined, { connectionIndexLimit: 1 });
+      const tableId = logicalIdOf(c.stateful, c.stateful.connectionTable);
+      const table = propertiesOf(
+        resourcesOfType(c.statefulTemplate, 'AWS::DynamoDB::Table')[tableId] as Json,
+      );
+      expect((table['GlobalSecondaryIndexes'] as Json[]).map((i) => i['IndexName'])).toEqual(['RefreshDue']);
+      expect(
+        (table['AttributeDefinitions'] as { AttributeName: string }[]).map((a) => a.AttributeName).sort(),
+      ).toEqual(['keepAliveShard', 'realmId', 'refreshDueAt']);
+    },
+    SYNTHESIS_TIMEOUT_MS,
+  );
+
+  it('encrypt the tokens with a key of their own, apart from the table key, that rotates (docs/security.md H3, H4)', () => {
+    for (const [, c] of connectors()) {
+      const tokenKeyId = logicalIdOf(c.stateful, c.stateful.tokenKey);
+      expect(tokenKeyId).not.toBe(logicalIdOf(c.stateful, c.stateful.connectionTableKey));
+      const key = resourcesOfType(c.statefulTemplate, 'AWS::KMS::Key')[tokenKeyId] as Json;
+      expect(propertiesOf(key)).toMatchObject({
+        EnableKeyRotation: true,
+        Description: expect.stringContaining(
+          'encrypts OAuth tokens in the application, separate from the table key',
+        ),
+      });
+      expect(key).toMatchObject(
+        c.config.dataProtection.deletionProtection
+          ? { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }
+          : { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' },
+      );
+    }
+  });
+
   /** Names that must be unique in an account and region, so a fixed one would clash across environments. */
   const UNIQUE_NAME_PROPERTIES: [string, string][] = [
     ['AWS::DynamoDB::Table', 'TableName'],
@@ -73,6 +180,7 @@ describe('the tables', () => {
     ['AWS::SecretsManager::Secret', 'Name'],
     ['AWS::Lambda::Function', 'FunctionName'],
     ['AWS::IAM::Role', 'RoleName'],
+    ['AWS::Scheduler::Schedule', 'Name'],
     ['AWS::Logs::LogGroup', 'LogGroupName'],
     ['AWS::SNS::Topic', 'TopicName'],
     ['AWS::CloudWatch::Alarm', 'AlarmName'],

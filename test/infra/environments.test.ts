@@ -4,6 +4,7 @@ import {
   DEFAULT_SCOPES,
   ENVIRONMENTS,
   EnvironmentConfigError,
+  resolveConnectionIndexLimit,
   resolveEnvironment,
   type EnvironmentConfig,
 } from '../../lib/config/environments';
@@ -90,11 +91,82 @@ describe('validating the chosen configuration', () => {
       { alarmThresholds: { ...ENVIRONMENTS.prod.alarmThresholds, invalidGrant: 0 } },
       /alarmThresholds\.invalidGrant/,
     ],
+    [
+      'a negative reconnect-required threshold',
+      { alarmThresholds: { ...ENVIRONMENTS.prod.alarmThresholds, connectionsReconnectRequired: -1 } },
+      /alarmThresholds\.connectionsReconnectRequired must be at least 0/,
+    ],
+    [
+      'an API caller that is an 11-digit account',
+      { apiCallerPrincipals: ['12345678901'] },
+      /apiCallerPrincipals: "12345678901" is neither a 12-digit account ID nor an IAM role or user ARN/,
+    ],
+    [
+      'an API caller that is a group, not a role or user',
+      { apiCallerPrincipals: ['arn:aws:iam::123456789012:group/apps'] },
+      /apiCallerPrincipals: "arn:aws:iam::123456789012:group\/apps"/,
+    ],
+    ['an API caller that is a wildcard', { apiCallerPrincipals: ['*'] }, /apiCallerPrincipals: "\*"/],
+    [
+      'the same API caller twice',
+      { apiCallerPrincipals: ['123456789012', '123456789012'] },
+      /apiCallerPrincipals lists a principal twice/,
+    ],
+    ['an external ID of one character', { apiCallerExternalId: 'x' }, /apiCallerExternalId/],
+    ['an external ID with a space', { apiCallerExternalId: 'my id' }, /apiCallerExternalId/],
+    [
+      'a keep-alive every 10 minutes',
+      { keepAliveIntervalMinutes: 10 },
+      /keepAliveIntervalMinutes must be an integer between 15 and 1440/,
+    ],
+    ['a keep-alive every two days', { keepAliveIntervalMinutes: 2880 }, /keepAliveIntervalMinutes/],
+    ['a keep-alive every 30.5 minutes', { keepAliveIntervalMinutes: 30.5 }, /keepAliveIntervalMinutes/],
   ])('rejects %s, naming the field', (_case, overrides, message) => {
     expect(() => resolveEnvironment('prod', withProd(overrides))).toThrow(
       /environment prod is misconfigured/,
     );
     expect(() => resolveEnvironment('prod', withProd(overrides))).toThrow(message);
+  });
+
+  it('defaults: the API caller role trusts its own account only, and the keep-alive runs hourly', () => {
+    for (const config of Object.values(ENVIRONMENTS)) {
+      expect(config.apiCallerPrincipals).toEqual([]);
+      expect(config.apiCallerExternalId).toBeUndefined();
+      expect(config.keepAliveIntervalMinutes).toBe(60);
+      expect(config.alarmThresholds).toMatchObject({
+        refreshInvalidGrantBurst: 5,
+        refreshStoreFailed: 1,
+        refreshAmbiguous: 10,
+        keyServiceUnavailable: 1,
+        tokenDecryptFailed: 1,
+        connectionsReconnectRequired: 10,
+      });
+    }
+  });
+
+  it.each([15, 1440])('accepts a keep-alive every %i minutes (the bounds)', (minutes) => {
+    expect(
+      resolveEnvironment('prod', withProd({ keepAliveIntervalMinutes: minutes })).config
+        .keepAliveIntervalMinutes,
+    ).toBe(minutes);
+  });
+
+  it('accepts account IDs, role and user ARNs (any partition) as API callers, with an external ID', () => {
+    const principals = [
+      '123456789012',
+      'arn:aws:iam::123456789012:role/service-role/billing-app',
+      'arn:aws:iam::210987654321:user/qbo-app',
+      'arn:aws-us-gov:iam::123456789012:role/app',
+    ];
+    const config = withProd({ apiCallerPrincipals: principals, apiCallerExternalId: 'qbo-connector-7f3a' });
+    expect(resolveEnvironment('prod', config).config.apiCallerPrincipals).toEqual(principals);
+  });
+
+  it('accepts any number of reconnect-required connections as the threshold, 0 meaning any', () => {
+    const config = withProd({
+      alarmThresholds: { ...ENVIRONMENTS.prod.alarmThresholds, connectionsReconnectRequired: 0 },
+    });
+    expect(resolveEnvironment('prod', config).config.alarmThresholds.connectionsReconnectRequired).toBe(0);
   });
 
   it('accepts every optional setting when well-formed', () => {
@@ -109,6 +181,22 @@ describe('validating the chosen configuration', () => {
       },
     });
     expect(resolveEnvironment('prod', config).config).toBe(config.prod);
+  });
+});
+
+describe('the connectionIndexes context (upgrading an older table one index per deploy)', () => {
+  it('builds every index when not given, and the given number otherwise', () => {
+    expect(resolveConnectionIndexLimit(undefined, 4)).toBe(4);
+    expect(resolveConnectionIndexLimit('0', 4)).toBe(0);
+    expect(resolveConnectionIndexLimit('2', 4)).toBe(2);
+    expect(resolveConnectionIndexLimit(3, 4)).toBe(3);
+  });
+
+  it.each(['5', '-1', '1.5', 'two', ''])('refuses %j with the range', (value) => {
+    expect(() => resolveConnectionIndexLimit(value, 4)).toThrow(EnvironmentConfigError);
+    expect(() => resolveConnectionIndexLimit(value, 4)).toThrow(
+      /connectionIndexes must be a whole number from 0 to 4/,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 /** The Lambda functions: runtime, memory, timeouts, log groups, environment variables and bundles. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROUTES } from '../../lambdas/routes';
+import { FUNCTIONS } from '../../lambdas/routes';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../../lambdas/core/telemetry-codes';
 import {
   logicalIdOf,
@@ -16,7 +16,14 @@ import {
   connectors,
   synthesizeConnectorEnvironments,
 } from './support/connector-environments';
-import { HANDLER_NAMES, environmentOf, functionProps, nameOf, type HandlerName } from './support/template';
+import {
+  HANDLER_NAMES,
+  HTTP_HANDLER_NAMES,
+  environmentOf,
+  functionProps,
+  nameOf,
+  type HandlerName,
+} from './support/template';
 
 let dev: SynthesizedConnector;
 let prod: SynthesizedConnector;
@@ -27,21 +34,35 @@ beforeAll(() => {
 }, SYNTHESIS_TIMEOUT_MS);
 
 describe('the functions', () => {
-  it.each(HANDLER_NAMES)(
-    'run %s on Node.js 22, arm64, 256 MB, with its timeout inside API Gateway',
-    (handler) => {
-      for (const [, c] of connectors()) {
-        expect(functionProps(c, handler)).toMatchObject({
-          Runtime: 'nodejs22.x',
-          Architectures: ['arm64'],
-          MemorySize: 256,
-          Timeout: ROUTES[handler].timeoutSeconds,
-          Handler: 'index.handler',
-        });
-        expect(ROUTES[handler].timeoutSeconds).toBeLessThan(29);
-      }
-    },
-  );
+  it.each(HANDLER_NAMES)('run %s on Node.js 22, arm64, 256 MB, with its registry timeout', (handler) => {
+    for (const [, c] of connectors()) {
+      expect(functionProps(c, handler)).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        MemorySize: 256,
+        Timeout: FUNCTIONS[handler].timeoutSeconds,
+        Handler: 'index.handler',
+      });
+    }
+  });
+
+  it.each(HTTP_HANDLER_NAMES)('give %s, behind API Gateway, a timeout under its 29 s limit', (handler) => {
+    for (const [, c] of connectors()) {
+      expect(functionProps(c, handler)['Timeout']).toBeLessThan(29);
+    }
+  });
+
+  it('give the refresher its five minutes, and no Lambda retry of a failed run', () => {
+    for (const [, c] of connectors()) {
+      expect(functionProps(c, 'refresher')['Timeout']).toBe(300);
+      const configs = Object.values(
+        resourcesOfType(c.statelessTemplate, 'AWS::Lambda::EventInvokeConfig'),
+      ).map(propertiesOf);
+      expect(configs).toHaveLength(1);
+      expect(configs[0]).toMatchObject({ MaximumRetryAttempts: 0, Qualifier: '$LATEST' });
+      expect(nameOf(c, configs[0]!['FunctionName'])).toBe('RefresherFunction.Ref');
+    }
+  });
 
   const bundleOf = (handler: HandlerName): { code: string; dir: string } => {
     const code = functionProps(prod, handler)['Code'] as { S3Key: string };
@@ -117,6 +138,7 @@ describe('the functions', () => {
         'QBO_CREDENTIALS_SECRET_ID',
         'FLOW_TABLE_NAME',
         'CONNECTION_TABLE_NAME',
+        'TOKEN_KEY_ARN',
         'FLOW_TTL_SECONDS',
         'TOKEN_REQUEST_TIMEOUT_MS',
         'COMPANY_CHECK_TIMEOUT_MS',
@@ -150,6 +172,7 @@ describe('the functions', () => {
       expect(nameOf(c, env['QBO_CREDENTIALS_SECRET_ID'])).toBe('CredentialsSecret.Ref');
       expect(nameOf(c, env['FLOW_TABLE_NAME'])).toBe('FlowTable.Ref');
       expect(nameOf(c, env['CONNECTION_TABLE_NAME'])).toBe('ConnectionTable.Ref');
+      expect(nameOf(c, env['TOKEN_KEY_ARN'])).toBe('TokenKey.Arn');
     }
     expect(environmentOf(staging, handler)['APP_RETURN_URL']).toBe(STAGING.appReturnUrl);
     expect(environmentOf(staging, handler)['APP_SUCCESS_URL']).toBe(STAGING.appSuccessUrl);

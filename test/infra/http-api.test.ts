@@ -1,11 +1,12 @@
 /** The HTTP API: routes and their integrations, stage, throttling, access logs, custom domain, outputs. */
 import { Match } from 'aws-cdk-lib/assertions';
-import { ROUTES } from '../../lambdas/routes';
+import { FUNCTIONS } from '../../lambdas/routes';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import {
   logicalIdOf,
   propertiesOf,
   resourcesOfType,
+  synthesizeConnector,
   type Json,
   type SynthesizedConnector,
 } from './support/connector-app';
@@ -16,51 +17,80 @@ import {
   connectors,
   synthesizeConnectorEnvironments,
 } from './support/connector-environments';
-import { HANDLER_NAMES, environmentOf, nameOf, outputsOf, type HandlerName } from './support/template';
+import {
+  HANDLER_NAMES,
+  environmentOf,
+  labelOf,
+  nameOf,
+  outputsOf,
+  permissionsOf,
+  type HandlerName,
+} from './support/template';
 
+let dev: SynthesizedConnector;
 let prod: SynthesizedConnector;
 let staging: SynthesizedConnector;
 
 beforeAll(() => {
-  ({ prod, staging } = synthesizeConnectorEnvironments());
+  ({ dev, prod, staging } = synthesizeConnectorEnvironments());
 }, SYNTHESIS_TIMEOUT_MS);
 
 describe('the HTTP API', () => {
   // Written out, not derived from the registry: the deployed routes are the contract.
-  const ROUTE_KEYS: [string, HandlerName][] = [
-    ['GET /connect', 'connect'],
-    ['GET /callback', 'callback'],
-    ['GET /outcome/{kind}', 'outcome'],
+  const ROUTE_KEYS: [string, HandlerName, 'NONE' | 'AWS_IAM'][] = [
+    ['GET /connect', 'connect', 'NONE'],
+    ['GET /callback', 'callback', 'NONE'],
+    ['GET /outcome/{kind}', 'outcome', 'NONE'],
+    ['POST /api/connections/{realmId}/access-token', 'api', 'AWS_IAM'],
+    ['GET /api/connections/{realmId}', 'api', 'AWS_IAM'],
+    ['GET /api/connections', 'api', 'AWS_IAM'],
+    ['DELETE /api/connections/{realmId}', 'api', 'AWS_IAM'],
+    ['ANY /api/{proxy+}', 'api', 'AWS_IAM'],
   ];
 
-  it.each(ROUTE_KEYS)('routes %s to the %s function with payload format 2.0', (routeKey, handler) => {
-    for (const [, c] of connectors()) {
-      const routes = Object.values(resourcesOfType(c.statelessTemplate, 'AWS::ApiGatewayV2::Route')).map(
-        propertiesOf,
-      );
-      const route = routes.find((r) => r['RouteKey'] === routeKey);
-      expect(route).toBeDefined();
-      expect(route!['AuthorizationType']).toBe('NONE');
-      const target = (route!['Target'] as { 'Fn::Join': [string, [string, { Ref: string }]] })['Fn::Join'][1];
-      const integration = propertiesOf(
-        resourcesOfType(c.statelessTemplate, 'AWS::ApiGatewayV2::Integration')[target[1].Ref] as Json,
-      );
-      expect(integration['IntegrationType']).toBe('AWS_PROXY');
-      expect(integration['PayloadFormatVersion']).toBe('2.0');
-      expect(nameOf(c, integration['IntegrationUri'])).toBe(
-        `${handler[0]!.toUpperCase()}${handler.slice(1)}Function.Arn`,
-      );
-      // API Gateway waits a little longer than the function may run, never past its 29 s limit.
-      expect(integration['TimeoutInMillis']).toBe((ROUTES[handler].timeoutSeconds + 1) * 1000);
-    }
-  });
+  it.each(ROUTE_KEYS)(
+    'routes %s to the %s function with payload format 2.0 and authorisation %s',
+    (routeKey, handler, authorizationType) => {
+      for (const [, c] of connectors()) {
+        const routes = Object.values(resourcesOfType(c.statelessTemplate, 'AWS::ApiGatewayV2::Route')).map(
+          propertiesOf,
+        );
+        const route = routes.find((r) => r['RouteKey'] === routeKey);
+        expect(route).toBeDefined();
+        expect(route!['AuthorizationType']).toBe(authorizationType);
+        expect(route!['AuthorizerId']).toBeUndefined();
+        const target = (route!['Target'] as { 'Fn::Join': [string, [string, { Ref: string }]] })[
+          'Fn::Join'
+        ][1];
+        const integration = propertiesOf(
+          resourcesOfType(c.statelessTemplate, 'AWS::ApiGatewayV2::Integration')[target[1].Ref] as Json,
+        );
+        expect(integration['IntegrationType']).toBe('AWS_PROXY');
+        expect(integration['PayloadFormatVersion']).toBe('2.0');
+        expect(nameOf(c, integration['IntegrationUri'])).toBe(`${labelOf(handler)}Function.Arn`);
+        // API Gateway waits a little longer than the function may run, never past its 29 s limit.
+        expect(integration['TimeoutInMillis']).toBe((FUNCTIONS[handler].timeoutSeconds + 1) * 1000);
+        expect(integration['TimeoutInMillis']).toBeLessThanOrEqual(29_000);
+      }
+    },
+  );
 
-  it('has exactly those three routes and no catch-all', () => {
+  it('has exactly those routes: no $default catch-all, and no route for the refresher', () => {
     for (const [, c] of connectors()) {
       const keys = Object.values(resourcesOfType(c.statelessTemplate, 'AWS::ApiGatewayV2::Route'))
         .map((r) => propertiesOf(r)['RouteKey'])
         .sort();
-      expect(keys).toEqual(['GET /callback', 'GET /connect', 'GET /outcome/{kind}']);
+      expect(keys).toEqual(ROUTE_KEYS.map(([key]) => key).sort());
+      const integrated = Object.values(resourcesOfType(c.statelessTemplate, 'AWS::ApiGatewayV2::Integration'))
+        .map((i) => nameOf(c, propertiesOf(i)['IntegrationUri']))
+        .sort();
+      // One integration per HTTP function, shared by its routes.
+      expect(integrated).toEqual([
+        'ApiFunction.Arn',
+        'CallbackFunction.Arn',
+        'ConnectFunction.Arn',
+        'OutcomeFunction.Arn',
+      ]);
     }
   });
 
@@ -177,12 +207,99 @@ describe('the redirect URI (docs/security.md A3)', () => {
     expect(environmentOf(staging, 'callback')['QBO_REDIRECT_URI']).toBe(`https://${CUSTOM_DOMAIN}/callback`);
   });
 
-  it('comes with the other outputs an operator pastes: alarm topic, dashboard, secret name', () => {
+  it('comes with the other outputs an operator pastes: API base URL, caller role, alarm topic, dashboard, secret name', () => {
     for (const [, c] of connectors()) {
-      for (const output of ['ConnectUrl', 'CallbackUrl', 'AlarmTopicArn', 'DashboardName']) {
+      for (const output of [
+        'ConnectUrl',
+        'CallbackUrl',
+        'ApiBaseUrl',
+        'ApiCallerRoleArn',
+        'AlarmTopicArn',
+        'DashboardName',
+      ]) {
         c.statelessTemplate.hasOutput(output, {});
       }
       c.statefulTemplate.hasOutput('CredentialsSecretName', {});
     }
+  });
+});
+
+describe('the app API caller role (docs/security.md H1)', () => {
+  const trustOf = (c: SynthesizedConnector): Json[] => {
+    const id = logicalIdOf(c.stateless, c.stateless.apiCallerRole);
+    const role = propertiesOf(resourcesOfType(c.statelessTemplate, 'AWS::IAM::Role')[id] as Json);
+    return (role['AssumeRolePolicyDocument'] as { Statement: Json[] }).Statement;
+  };
+
+  it("may invoke exactly this API's /api/* routes on its $default stage, any method, and nothing else", () => {
+    for (const c of [dev, prod]) {
+      expect(permissionsOf(c, c.stateless.apiCallerRole)).toEqual([
+        'execute-api:Invoke arn:AWS::Partition.Ref:execute-api:AWS::Region.Ref:AWS::AccountId.Ref:HttpApi.Ref/$default/*/api/*',
+      ]);
+    }
+  });
+
+  it('given a pinned account and region, names them in the resource', () => {
+    expect(permissionsOf(staging, staging.stateless.apiCallerRole)).toEqual([
+      'execute-api:Invoke arn:aws:execute-api:eu-west-1:123456789012:HttpApi.Ref/$default/*/api/*',
+    ]);
+  });
+
+  it('by default is assumable by principals of its own account only, with no external ID', () => {
+    for (const [name, c] of connectors()) {
+      const statements = trustOf(c);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatchObject({ Action: 'sts:AssumeRole', Effect: 'Allow' });
+      expect(statements[0]!['Condition']).toBeUndefined();
+      // A pinned environment names its partition and account; the others resolve at deploy time.
+      expect(nameOf(c, (statements[0]!['Principal'] as { AWS: unknown }).AWS)).toBe(
+        name === 'staging'
+          ? 'arn:aws:iam::123456789012:root'
+          : 'arn:AWS::Partition.Ref:iam::AWS::AccountId.Ref:root',
+      );
+    }
+  });
+
+  it(
+    'given principals and an external ID, trusts exactly those and requires the ID',
+    () => {
+      const principals = ['210987654321', 'arn:aws:iam::111122223333:role/billing-app'];
+      const c = synthesizeConnector('prod', {
+        prod: {
+          ...ENVIRONMENTS.prod,
+          apiCallerPrincipals: principals,
+          apiCallerExternalId: 'qbo-connector-7f3a',
+        },
+      });
+      const statements = trustOf(c);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatchObject({
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': 'qbo-connector-7f3a' } },
+      });
+      const trusted = [(statements[0]!['Principal'] as { AWS: unknown }).AWS]
+        .flat()
+        .map((p) => nameOf(c, p))
+        .sort();
+      expect(trusted).toEqual([
+        'arn:AWS::Partition.Ref:iam::210987654321:root',
+        'arn:aws:iam::111122223333:role/billing-app',
+      ]);
+    },
+    SYNTHESIS_TIMEOUT_MS,
+  );
+
+  it('outputs its ARN and the API base URL (the redirect URI without /callback)', () => {
+    for (const [, c] of connectors()) {
+      const outputs = outputsOf(c.statelessTemplate);
+      expect(outputs['ApiCallerRoleArn']!.Value).toEqual({
+        'Fn::GetAtt': [logicalIdOf(c.stateless, c.stateless.apiCallerRole), 'Arn'],
+      });
+    }
+    const apiEndpoint = {
+      'Fn::GetAtt': [logicalIdOf(prod.stateless, prod.stateless.api.httpApi), 'ApiEndpoint'],
+    };
+    expect(outputsOf(prod.statelessTemplate)['ApiBaseUrl']!.Value).toEqual(apiEndpoint);
+    expect(outputsOf(staging.statelessTemplate)['ApiBaseUrl']!.Value).toBe(`https://${CUSTOM_DOMAIN}`);
   });
 });

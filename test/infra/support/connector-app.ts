@@ -4,7 +4,11 @@ import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { EnvironmentConfig } from '../../../lib/config/environments';
-import { addConnectorStacks, type ConnectorStacks } from '../../../lib/connector-app';
+import {
+  addConnectorStacks,
+  type ConnectorStackOptions,
+  type ConnectorStacks,
+} from '../../../lib/connector-app';
 import { PROJECT_ROOT } from '../../../lib/project-paths';
 
 /** A synthesized environment of the connector, with what the specs need to look at it. */
@@ -23,12 +27,13 @@ export interface SynthesizedConnector extends ConnectorStacks {
 export function synthesizeConnector(
   envName: string,
   environments?: Readonly<Record<string, EnvironmentConfig>>,
+  options?: ConnectorStackOptions,
 ): SynthesizedConnector {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
   const app = new App({ context: cdkJson.context });
-  const stacks = addConnectorStacks(app, envName, environments);
+  const stacks = addConnectorStacks(app, envName, environments, options);
   const assembly = app.synth();
   return {
     ...stacks,

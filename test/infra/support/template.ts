@@ -1,5 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { Role } from 'aws-cdk-lib/aws-iam';
+import type { HandlerName } from '../../../lambdas/routes';
 import {
   logicalIdOf,
   propertiesOf,
@@ -8,9 +9,16 @@ import {
   type SynthesizedConnector,
 } from './connector-app';
 
-/** The three Lambda handlers of the connector, as the stateless stack names them. */
-export type HandlerName = 'connect' | 'callback' | 'outcome';
-export const HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome'];
+/** Every function of the connector, written out: the deployed set is the contract. */
+export type { HandlerName };
+export const HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome', 'api', 'refresher'];
+/** The functions API Gateway invokes. */
+export const HTTP_HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome', 'api'];
+
+/** `api` -> `Api`: how {@link nameOf} labels a function's resources (`ApiFunction`, `ApiLogGroup`). */
+export function labelOf(handler: HandlerName): string {
+  return handler[0]!.toUpperCase() + handler.slice(1);
+}
 
 /** A template output: its value and, for cross-stack references, the name it is exported under. */
 export interface TemplateOutput {
@@ -37,18 +45,21 @@ export function environmentOf(c: SynthesizedConnector, handler: HandlerName): Re
 /**
  * Names the resource a policy or dimension points at, following cross-stack imports back to the
  * stateful stack: `FlowTable.Arn`, `CredentialsSecret.Ref` (a secret's Ref is its ARN),
- * `ConnectLogGroup.Arn`, or the literal string.
+ * `ConnectLogGroup.Arn`, `ConnectionTable.Arn/index/ByTenant` (a join, its parts named), or the
+ * literal string.
  */
 export function nameOf(c: SynthesizedConnector, value: unknown): string {
   const statefulNames: Record<string, string> = {
     [logicalIdOf(c.stateful, c.stateful.flowTable)]: 'FlowTable',
     [logicalIdOf(c.stateful, c.stateful.connectionTable)]: 'ConnectionTable',
     [logicalIdOf(c.stateful, c.stateful.connectionTableKey)]: 'ConnectionTableKey',
+    [logicalIdOf(c.stateful, c.stateful.tokenKey)]: 'TokenKey',
     [logicalIdOf(c.stateful, c.stateful.credentialsSecret)]: 'CredentialsSecret',
   };
   const statelessNames: Record<string, string> = {};
+  statelessNames[logicalIdOf(c.stateless, c.stateless.api.httpApi)] = 'HttpApi';
   for (const handler of HANDLER_NAMES) {
-    const label = handler[0]!.toUpperCase() + handler.slice(1);
+    const label = labelOf(handler);
     statelessNames[logicalIdOf(c.stateless, c.stateless.handlers[handler].logGroup)] = `${label}LogGroup`;
     statelessNames[logicalIdOf(c.stateless, c.stateless.handlers[handler].function)] = `${label}Function`;
   }
@@ -60,6 +71,8 @@ export function nameOf(c: SynthesizedConnector, value: unknown): string {
     return JSON.stringify(ref);
   };
   if (typeof value === 'string') return value;
+  const join = (value as Json)['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join !== undefined) return join[1].map((part) => nameOf(c, part)).join(join[0]);
   const importName = (value as Json)['Fn::ImportValue'];
   if (typeof importName === 'string') {
     const outputs = outputsOf(c.statefulTemplate);
