@@ -10,6 +10,7 @@ import { createDocumentClient } from '../lambdas/adapters/dynamodb-client';
 import { kmsTokenCipher, localTokenCipher } from '../lambdas/adapters/encryption-sdk-token-cipher';
 import type { TokenCipher } from '../lambdas/core/token-cipher';
 import { LOCAL_AWS } from '../local/dynamodb-local';
+import { FUNCTIONS } from '../lambdas/routes';
 import { awsErrorName, awsPorts, createAwsClients, stackNames } from './operator/aws-ports';
 import { backfillLegacyConnections } from './operator/backfill';
 import { resolveOperatorEnvironment } from './operator/environment';
@@ -30,7 +31,7 @@ async function deployedTarget(envName: string, region: string | undefined): Prom
   const ports = awsPorts(createAwsClients(region));
   const stateless = await ports.stacks.describe(stackNames(envName).stateless);
   const api = stateless?.resources.find(
-    (r) => r.type === 'AWS::Lambda::Function' && r.logicalId.startsWith('Api'),
+    (r) => r.type === 'AWS::Lambda::Function' && r.logicalId.startsWith(FUNCTIONS.api.id),
   );
   if (api === undefined) {
     process.stderr.write(`The ${envName} stack has no token API function: deploy this version first.\n`);

@@ -49,7 +49,9 @@ export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
     summary: 'renders the outcome pages',
   },
   api: {
-    id: 'Api',
+    // Not `Api`: that is the HTTP API's construct id, whose logical ids (and so the redirect URI
+    // registered at Intuit) must not change.
+    id: 'TokenApi',
     entry: 'lambdas/api.ts',
     timeoutSeconds: API_TIMEOUT_SECONDS,
     trigger: 'http',

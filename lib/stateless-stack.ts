@@ -38,16 +38,9 @@ export interface StatelessStackProps extends StackProps {
   readonly credentialsSecret: Secret;
 }
 
-/**
- * Construct ids used instead of the registry's where the registry's would clash with another child
- * of this stack: `Api` is the HTTP API's, whose logical ids (and so the execute-api URL and the
- * redirect URI registered at Intuit) must not change.
- */
-const FUNCTION_ID_OVERRIDES: Partial<Record<HandlerName, string>> = { api: 'TokenApi' };
-
 /** The construct id of a registry function in this stack (also its alarms' and widgets' name). */
 function functionIdOf(name: HandlerName): string {
-  return FUNCTION_ID_OVERRIDES[name] ?? FUNCTIONS[name].id;
+  return FUNCTIONS[name].id;
 }
 
 /** Where the app's routes live (lambdas/routes.ts, kind `api`). */
