@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: bundle sizes, cold init against an intuit-oauth handler, and callback load on
  * the local stack against a control (the same transactions without the connector) and a naive
- * exchange-and-store handler. Prints Markdown tables and each target next to its figure; asserts
- * nothing. Parameters: BENCH_FLOWS, BENCH_DUPLICATES, BENCH_CONCURRENCY, BENCH_ROUNDS,
- * BENCH_COLD_RUNS.
+ * exchange-and-store handler, and the token API (latency against a bare GetItem handler, DynamoDB
+ * and KMS requests per call, the refresh storm, the refresher's cost). Prints Markdown tables and
+ * each target next to its figure; asserts nothing. Parameters: BENCH_FLOWS, BENCH_DUPLICATES,
+ * BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_COLD_RUNS, BENCH_TOKEN_REQUESTS, BENCH_TOKEN_CONCURRENCY,
+ * BENCH_TOKEN_COMPANIES, BENCH_TOKEN_STORMS, BENCH_REFRESHER_CONNECTIONS.
  */
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +17,7 @@ import { LOAD_LEGEND, runCallbackLoad } from './callback-load';
 import { measureColdStarts } from './cold-start';
 import type { ColdResult } from './cold-start';
 import { ascending, fmt, kib, percentile, ratio, table } from './stats';
+import { runTokenApiBench, TOKEN_API_LEGEND } from './token-api';
 
 const ROOT = resolve(__dirname, '..');
 const CALLBACK_WITHOUT_SOURCE_MAPS = 'context: callback without --enable-source-maps';
@@ -36,6 +39,13 @@ const DUPLICATES = intFromEnv('BENCH_DUPLICATES', 5, 2);
 const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 20, 1);
 const COLD_RUNS = intFromEnv('BENCH_COLD_RUNS', 25, 3);
 const ROUNDS = intFromEnv('BENCH_ROUNDS', 7, 1);
+const TOKEN_REQUESTS = intFromEnv('BENCH_TOKEN_REQUESTS', 3000, 1);
+const TOKEN_CONCURRENCY = intFromEnv('BENCH_TOKEN_CONCURRENCY', 10, 1);
+const TOKEN_COMPANIES = intFromEnv('BENCH_TOKEN_COMPANIES', 1000, 1);
+const TOKEN_STORMS = intFromEnv('BENCH_TOKEN_STORMS', 5, 1);
+/** Concurrent calls per refresh storm, as the issue's figure names it. */
+const STORM_SIZE = 10;
+const REFRESHER_CONNECTIONS = intFromEnv('BENCH_REFRESHER_CONNECTIONS', 10_000, 100);
 
 const log = (text = ''): void => console.log(text);
 const heading = (text: string): void => log(`\n## ${text}\n`);
@@ -50,6 +60,11 @@ async function main(): Promise<void> {
     'BENCH_CONCURRENCY',
     'BENCH_ROUNDS',
     'BENCH_COLD_RUNS',
+    'BENCH_TOKEN_REQUESTS',
+    'BENCH_TOKEN_CONCURRENCY',
+    'BENCH_TOKEN_COMPANIES',
+    'BENCH_TOKEN_STORMS',
+    'BENCH_REFRESHER_CONNECTIONS',
   ]
     .filter((name) => process.env[name] !== undefined && process.env[name] !== '')
     .map((name) => `${name}=${process.env[name]} `)
@@ -68,7 +83,8 @@ async function main(): Promise<void> {
   log(`- Command: \`${overrides}npm run bench\``);
   log(
     `- Parameters: N=${FLOWS} flows per system and phase, K=${DUPLICATES} duplicates per callback, C=${CONCURRENCY} flows at a time, ` +
-      `${ROUNDS} alternating rounds, ${COLD_RUNS} cold starts per bundle`,
+      `${ROUNDS} alternating rounds, ${COLD_RUNS} cold starts per bundle; token API: ${TOKEN_REQUESTS} access-token requests per system at C=${TOKEN_CONCURRENCY}, ` +
+      `${TOKEN_COMPANIES} companies read twice, ${TOKEN_STORMS} storms of ${STORM_SIZE}, refresher tables of ${REFRESHER_CONNECTIONS / 10} and ${REFRESHER_CONNECTIONS} connections`,
   );
 
   let sectionStart = Date.now();
@@ -112,6 +128,19 @@ async function main(): Promise<void> {
       duplicates: DUPLICATES,
       concurrency: CONCURRENCY,
       rounds: ROUNDS,
+    });
+    sectionTime();
+
+    // 8. Token API, on the same DynamoDB Local (its own tables)
+    heading('8. Token API: access tokens, KMS, the refresh storm and the refresher, on the local stack');
+    await runTokenApiBench(dynamo.endpoint, {
+      requests: TOKEN_REQUESTS,
+      concurrency: TOKEN_CONCURRENCY,
+      rounds: ROUNDS,
+      companies: TOKEN_COMPANIES,
+      storms: TOKEN_STORMS,
+      stormSize: STORM_SIZE,
+      storedConnections: REFRESHER_CONNECTIONS,
     });
   } finally {
     await dynamo.stop();
@@ -286,6 +315,7 @@ function printLegend(): void {
       '(the targets are checked on the paired one). Below 1.00x starts faster. CPU columns: user + system CPU of the probe process by the same point, ' +
       'which other load on the machine disturbs less. The reference reads keys from environment variables while ours also builds a Secrets Manager client, so the comparison favours the reference.',
     ...LOAD_LEGEND,
+    ...TOKEN_API_LEGEND,
     'DynamoDB Local is not DynamoDB: its transactions are slow relative to single-item writes, and it serializes concurrent ' +
       'transactions on the same item where DynamoDB cancels the losers with TransactionConflict (phase D injects those). So the ' +
       'latency ratio against the naive handler (one PutItem) overstates what the two transactions cost on DynamoDB; the control ' +
