@@ -85,7 +85,7 @@ describe('given a user who consents at Intuit', () => {
     expect(dynamoRequests).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand']);
 
     const realmId = new URL(url).searchParams.get('realmId') ?? '';
-    const connection = await stack.connection(realmId);
+    const connection = await stack.openedConnection(realmId);
     expect(connection?.['accessToken']).toEqual(expect.any(String));
     seen.add(String(connection?.['accessToken']));
     seen.add(String(connection?.['refreshToken']));
@@ -136,7 +136,7 @@ describe('given a callback replayed after success', () => {
     const { url, cookie, code } = await connectedCallback();
     expect((await get(url, cookie)).location).toBe('/outcome/connected');
     const realmId = new URL(url).searchParams.get('realmId') ?? '';
-    const tokens = await stack.connection(realmId);
+    const tokens = await stack.openedConnection(realmId);
 
     for (let i = 0; i < 3; i++) {
       ledgerCalls.length = 0;
@@ -326,7 +326,7 @@ describe('given a state whose expiry passed while its item still exists', () => 
 
 describe('F1: log canary', () => {
   it('never writes a code, state, cookie, token, client secret or Basic credential to the output', async () => {
-    const connections = await stack.allConnections();
+    const connections = await stack.openedConnections();
     // One company (the emulator's realm), reconnected many times: the latest tokens are here.
     expect(connections).toHaveLength(1);
     const secrets = new Set(seen);

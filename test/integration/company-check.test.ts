@@ -62,7 +62,7 @@ describe('given a victim company is connected and an attacker forges realmId on 
   it('B6: leaves the victim connection byte-for-byte unchanged, makes one exchange and lands on the failed page', async () => {
     const victim = await connectAs(VICTIM_REALM);
     expect(victim.response.location).toBe('/outcome/connected');
-    const before = await stack.connection(VICTIM_REALM);
+    const before = await stack.openedConnection(VICTIM_REALM);
     expect(before?.['companyName']).toBe('Victim Bakery LLC');
     const revocationsBefore = stack.emulator.revocationRequests();
 
@@ -70,8 +70,8 @@ describe('given a victim company is connected and an attacker forges realmId on 
 
     expect(attack.response.status).toBe(303);
     expect(attack.response.location).toMatch(/^\/outcome\/failed\?ref=[A-Z2-9]{8}$/);
-    expect(await stack.connection(VICTIM_REALM)).toStrictEqual(before);
-    expect(await stack.connection(ATTACKER_REALM)).toBeUndefined();
+    expect(await stack.openedConnection(VICTIM_REALM)).toStrictEqual(before);
+    expect(await stack.openedConnection(ATTACKER_REALM)).toBeUndefined();
     const codeHash = sha256Hex(attack.code);
     expect(stack.emulator.exchangeCount(codeHash)).toBe(1);
     // The check asked Intuit about the forged realm with the attacker's token, and was refused.
@@ -112,11 +112,11 @@ describe('given a victim company is connected and an attacker forges realmId on 
   });
 
   it('B6: the attacker connecting their own company, unedited, is stored under their own realm only', async () => {
-    const victimBefore = await stack.connection(VICTIM_REALM);
+    const victimBefore = await stack.openedConnection(VICTIM_REALM);
     const own = await connectAs(ATTACKER_REALM);
     expect(own.response.location).toBe('/outcome/connected');
-    expect((await stack.connection(ATTACKER_REALM))?.['companyName']).toBe('Attacker Holdings');
-    expect(await stack.connection(VICTIM_REALM)).toStrictEqual(victimBefore);
+    expect((await stack.openedConnection(ATTACKER_REALM))?.['companyName']).toBe('Attacker Holdings');
+    expect(await stack.openedConnection(VICTIM_REALM)).toStrictEqual(victimBefore);
   });
 });
 
@@ -137,14 +137,14 @@ describe('given the company check cannot verify the company', () => {
   it.each(OUTCOMES)(
     'B6: %s leaves the company unverified: nothing stored, realm_unverified, %s and %s, the try-again page',
     async (mode, code, metric) => {
-      const victimBefore = await stack.connection(VICTIM_REALM);
+      const victimBefore = await stack.openedConnection(VICTIM_REALM);
       stack.emulator.setCompanyInfoFault({ mode, times: 1 });
       const revocations = stack.emulator.revocationRequests();
 
       const attempt = await connectAs(VICTIM_REALM);
 
       expect(attempt.response.location).toMatch(/^\/outcome\/unverified\?ref=[A-Z2-9]{8}$/);
-      expect(await stack.connection(VICTIM_REALM)).toStrictEqual(victimBefore);
+      expect(await stack.openedConnection(VICTIM_REALM)).toStrictEqual(victimBefore);
       const codeHash = sha256Hex(attempt.code);
       expect(stack.emulator.exchangeCount(codeHash)).toBe(1);
       expect(await stack.flowItem(`CODE#${codeHash}`)).toMatchObject({
@@ -166,10 +166,10 @@ describe('given the company check cannot verify the company', () => {
   );
 
   it('a later flow, with Intuit healthy again, connects and replaces the tokens of the same company', async () => {
-    const before = await stack.connection(VICTIM_REALM);
+    const before = await stack.openedConnection(VICTIM_REALM);
     const again = await connectAs(VICTIM_REALM);
     expect(again.response.location).toBe('/outcome/connected');
-    const after = await stack.connection(VICTIM_REALM);
+    const after = await stack.openedConnection(VICTIM_REALM);
     expect(after?.['accessToken']).not.toBe(before?.['accessToken']);
     expect(after?.['companyName']).toBe('Victim Bakery LLC');
   });
@@ -178,7 +178,7 @@ describe('given the company check cannot verify the company', () => {
 describe('F1: log canary over every company-check path', () => {
   it('never writes a code, state, token, client secret or Basic credential to the output', async () => {
     const secrets = new Set(seen);
-    for (const c of await stack.allConnections()) {
+    for (const c of await stack.openedConnections()) {
       secrets.add(String(c['accessToken']));
       secrets.add(String(c['refreshToken']));
     }

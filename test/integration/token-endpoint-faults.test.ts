@@ -200,7 +200,7 @@ describe('F1: log canary over every failure path', () => {
       CANARY_CLIENT.clientSecret,
       basicAuthorization({ ...CANARY_CLIENT, environment: 'sandbox' }).slice(6),
     ];
-    for (const connection of await stack.allConnections()) {
+    for (const connection of await stack.openedConnections()) {
       secrets.push(String(connection['accessToken']), String(connection['refreshToken']));
     }
     for (const secret of secrets) expect(text.includes(secret)).toBe(false);

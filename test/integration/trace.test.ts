@@ -117,7 +117,7 @@ describe('trace by realm', () => {
   });
 
   it('never prints a token, a code or a state', async () => {
-    const connection = await stack.connection(REALM);
+    const connection = await stack.openedConnection(REALM);
     const text = JSON.stringify(await trace('realm', REALM)) + printed(await trace('realm', REALM));
     for (const secret of [
       connection?.['accessToken'],

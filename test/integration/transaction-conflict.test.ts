@@ -72,7 +72,7 @@ describe('20 concurrent duplicates of one callback while half the transactions a
     expect(counts.transactions).toBeGreaterThan(counts.injected);
     expect(stack.emulator.exchangeCount() - exchangesBefore).toBe(1);
     expect(stack.emulator.exchangeCount(sha256Hex(codeOf(url)))).toBe(1);
-    const connections = await stack.allConnections();
+    const connections = await stack.openedConnections();
     expect(connections).toHaveLength(1);
     expect(stack.emulator.isAccessTokenActive(String(connections[0]?.['accessToken']))).toBe(true);
     expect(answers.map((a) => `${a.status} ${a.location ?? ''}`)).toEqual(
@@ -100,7 +100,7 @@ describe('one callback whose claim and store are each cancelled twice', () => {
     // Claim: cancelled, cancelled, committed; store: the same.
     expect(counts).toEqual({ transactions: 6, injected: 4 });
     expect(stack.emulator.exchangeCount(sha256Hex(codeOf(url)))).toBe(1);
-    const connections = await stack.allConnections();
+    const connections = await stack.openedConnections();
     expect(connections).toHaveLength(1);
     expect(stack.emulator.isAccessTokenActive(String(connections[0]?.['accessToken']))).toBe(true);
     expect(output.logs().some((l) => l['code'] === 'CALLBACK_CONNECTED')).toBe(true);

@@ -17,6 +17,9 @@ export interface TestStack extends LocalStack {
   connection(realmId: string): Promise<Record<string, unknown> | undefined>;
   flowItem(key: string): Promise<Record<string, unknown> | undefined>;
   allConnections(): Promise<Array<Record<string, unknown>>>;
+  /** The item as stored, plus its sealed tokens opened (`accessToken`, `refreshToken`), for assertions. */
+  openedConnection(realmId: string): Promise<Record<string, unknown> | undefined>;
+  openedConnections(): Promise<Array<Record<string, unknown>>>;
   allFlowItems(): Promise<Array<Record<string, unknown>>>;
   /**
    * Moves a started flow's expiry into the past, as if its lifetime had run out while the user
@@ -42,6 +45,12 @@ export async function startTestStack(
   if (emulator === undefined) throw new Error('test stacks run against the emulator');
   const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: stack.dynamoDbEndpoint, maxAttempts: 1 });
   const documents = DynamoDBDocumentClient.from(raw);
+  const opened = async (item: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const tokens = (await stack.connections().get(String(item['realmId'])))?.tokens;
+    return tokens === undefined
+      ? item
+      : { ...item, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken };
+  };
   return {
     ...stack,
     emulator,
@@ -70,6 +79,16 @@ export async function startTestStack(
     async allConnections() {
       const out = await documents.send(new ScanCommand({ TableName: stack.tables.connection }));
       return out.Items ?? [];
+    },
+    async openedConnection(realmId) {
+      const out = await documents.send(
+        new GetCommand({ TableName: stack.tables.connection, Key: { realmId } }),
+      );
+      return out.Item === undefined ? undefined : opened(out.Item);
+    },
+    async openedConnections() {
+      const out = await documents.send(new ScanCommand({ TableName: stack.tables.connection }));
+      return Promise.all((out.Items ?? []).map(opened));
     },
     async allFlowItems() {
       const out = await documents.send(new ScanCommand({ TableName: stack.tables.flow }));
