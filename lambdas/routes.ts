@@ -55,7 +55,8 @@ export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
     entry: 'lambdas/api.ts',
     timeoutSeconds: API_TIMEOUT_SECONDS,
     trigger: 'http',
-    summary: "the app's token API: access tokens (refreshed single-flight), connections, disconnect",
+    summary:
+      "the app's token API (access tokens refreshed single-flight, connections, disconnect) and the Disconnect URL's page",
   },
   refresher: {
     id: 'Refresher',
@@ -88,6 +89,8 @@ export type RouteName =
   | 'connect'
   | 'callback'
   | 'outcome'
+  | 'reconnect'
+  | 'disconnect'
   | 'accessToken'
   | 'getConnection'
   | 'listConnections'
@@ -115,6 +118,24 @@ export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
     handler: 'outcome',
     kind: 'browser',
     summary: 'the outcome pages the callback redirects to',
+  },
+  reconnect: {
+    method: 'GET',
+    path: '/reconnect',
+    handler: 'connect',
+    kind: 'browser',
+    summary:
+      "the Reconnect URL registered at Intuit: starts a flow, or sends the browser to the app's reconnect page when signed links are required",
+  },
+  disconnect: {
+    method: 'GET',
+    path: '/disconnect',
+    // The token API's function: the check with Intuit is a refresh, and only it and the refresher
+    // may open tokens (H4).
+    handler: 'api',
+    kind: 'browser',
+    summary:
+      'the Disconnect URL registered at Intuit: a "disconnected" page; never changes a connection on its own word',
   },
   accessToken: {
     method: 'POST',
@@ -149,7 +170,8 @@ export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
     path: '/api/{proxy+}',
     handler: 'api',
     kind: 'api',
-    summary: 'any other path or method under /api/: a JSON 404 or 405',
+    summary:
+      "the app's token API (access tokens refreshed single-flight, connections, disconnect) and the Disconnect URL's page, which asks Intuit through the same refresh",
   },
 };
 

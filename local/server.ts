@@ -23,7 +23,7 @@ import type { DynamoDbConnectionStore } from '../lambdas/adapters/dynamodb-conne
 import { localTokenCipher } from '../lambdas/adapters/encryption-sdk-token-cipher';
 import { apiError } from '../lambdas/handlers/api/json-responses';
 import { tokenRuntime } from '../lambdas/handlers/token-composition';
-import { createApiHandler, createRefresherHandler } from '../lambdas/handlers/token-factories';
+import { createRefresherHandler, createTokenFunctionHandler } from '../lambdas/handlers/token-factories';
 import { createDocumentClient } from '../lambdas/adapters/dynamodb-client';
 import type { DynamoDbFlowLedger } from '../lambdas/adapters/dynamodb-flow-ledger';
 import { connectorRuntime } from '../lambdas/handlers/connector-composition';
@@ -254,7 +254,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         connect: createConnectHandler(deps, telemetry, pages),
         callback: createCallbackHandler(deps, telemetry, pages),
         outcome: createOutcomeHandler(telemetry, pages),
-        api: createApiHandler(tokens, telemetry),
+        api: createTokenFunctionHandler(tokens, telemetry, pages),
       },
       pages,
       redirectUri: config.redirectUri,
@@ -305,7 +305,7 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   const bodyText = readBody(req);
   let body: string | undefined;
   const sameHost = sameHostAs(routes.redirectUri, req.headers.host);
-  if (matched?.name === 'connect' && sameHost === false) {
+  if ((matched?.name === 'connect' || matched?.name === 'reconnect') && sameHost === false) {
     // The browser keeps the flow cookie per host name: a flow started on 127.0.0.1 would come back
     // to localhost without it. Start it on the redirect URI's host instead (local runs only).
     const target = `${new URL(routes.redirectUri).origin}${rawUrl}`;

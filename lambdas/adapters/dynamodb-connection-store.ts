@@ -289,6 +289,36 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     return { items: page.items.map((item) => String(item[REALM])), ...cursorOf(page.lastKey) };
   }
 
+  async claimDisconnectCheck(realmId: string, now: number, minIntervalMs: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { [REALM]: realmId },
+          ConditionExpression: `attribute_exists(#realm) AND ${IS_ACTIVE} AND (attribute_not_exists(disconnectCheckedAt) OR disconnectCheckedAt <= :since)`,
+          UpdateExpression: 'SET disconnectCheckedAt = :now',
+          ExpressionAttributeNames: { '#realm': REALM, '#status': 'status' },
+          ExpressionAttributeValues: { ':active': 'ACTIVE', ':now': now, ':since': now - minIntervalMs },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw storageError('claimDisconnectCheck', error);
+    }
+  }
+
+  async confirmDisconnected(realmId: string, expectedVersion: number, now: number): Promise<FencedWrite> {
+    return this.fenced('confirmDisconnected', realmId, expectedVersion, {
+      UpdateExpression: `SET #status = :disconnected, reconnectReason = :reason, disconnectedAt = :now, #version = #version + :one REMOVE ${[...TOKEN_ATTRIBUTES, 'leaseHolder', 'leaseUntil'].join(', ')}`,
+      ExpressionAttributeValues: {
+        ':disconnected': 'DISCONNECTED',
+        ':reason': 'disconnected' satisfies ReconnectReason,
+        ':now': now,
+      },
+    });
+  }
+
   async countReconnectRequired(): Promise<number> {
     const index = CONNECTION_INDEXES.byStatus;
     return this.count('countReconnectRequired', {

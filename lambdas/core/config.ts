@@ -62,6 +62,14 @@ export interface ServiceConfig {
    * built-in pages (with `?outcome=failed|cancelled` and, for failures, `&ref=`). @default built-in pages
    */
   readonly appFailureUrl?: string;
+  /**
+   * The app's page that signs the user in and mints a connect link, where /reconnect sends the
+   * browser when signed links are required (with `?realmId=` as a hint). @default none: a page
+   * that says to reconnect from the app
+   */
+  readonly appReconnectUrl?: string;
+  /** A5, I1: /connect refuses a flow without a valid signed link. @default false */
+  readonly requireSignedConnectLinks: boolean;
 }
 
 export interface ClientCredentials {
@@ -150,6 +158,10 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const appReturnUrl = appUrl('APP_RETURN_URL');
   const appSuccessUrl = appUrl('APP_SUCCESS_URL');
   const appFailureUrl = appUrl('APP_FAILURE_URL');
+  const appReconnectUrl = appUrl('APP_RECONNECT_URL');
+  const requireSignedRaw = env['REQUIRE_SIGNED_CONNECT_LINKS'] ?? 'false';
+  if (requireSignedRaw !== 'true' && requireSignedRaw !== 'false')
+    problems.push(`REQUIRE_SIGNED_CONNECT_LINKS must be "true" or "false", got "${requireSignedRaw}"`);
 
   const config: ServiceConfig = {
     appEnv: required('APP_ENV'),
@@ -180,6 +192,8 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     ...(appReturnUrl !== undefined ? { appReturnUrl } : {}),
     ...(appSuccessUrl !== undefined ? { appSuccessUrl } : {}),
     ...(appFailureUrl !== undefined ? { appFailureUrl } : {}),
+    ...(appReconnectUrl !== undefined ? { appReconnectUrl } : {}),
+    requireSignedConnectLinks: requireSignedRaw === 'true',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -160,6 +160,17 @@ export interface ConnectionStore {
     dueBy: number,
     options: { readonly limit: number; readonly cursor?: string },
   ): Promise<Page<string>>;
+  /**
+   * I3: claims the right to ask Intuit whether an ACTIVE connection still lives, at most once per
+   * `minIntervalMs` per company whatever the request rate (the Disconnect URL is unauthenticated).
+   * True when this caller may check now.
+   */
+  claimDisconnectCheck(realmId: string, now: number, minIntervalMs: number): Promise<boolean>;
+  /**
+   * I3: Intuit confirmed the grant is gone (invalid_grant) after the user disconnected inside
+   * QuickBooks: DISCONNECTED, tokens removed, on the version read (a reconnect meanwhile wins).
+   */
+  confirmDisconnected(realmId: string, expectedVersion: number, now: number): Promise<FencedWrite>;
   /** How many connections wait for their user to reconnect. */
   countReconnectRequired(): Promise<number>;
   /** How many ACTIVE connections reach their 5-year cap at or before `before`. */

@@ -38,4 +38,8 @@ export type FlowResult =
       readonly reason: 'not-configured' | 'try-again';
       readonly reference: string;
     }
-  | { readonly kind: 'method-not-allowed' };
+  | { readonly kind: 'method-not-allowed' }
+  /** /reconnect with signed links required: 302 to the app's own reconnect page (configuration, A4). */
+  | { readonly kind: 'app-reconnect'; readonly location: string }
+  /** A landing page that only informs: the Disconnect URL, or "reconnect from the app". */
+  | { readonly kind: 'notice'; readonly page: 'disconnected' | 'reconnect-from-app' };

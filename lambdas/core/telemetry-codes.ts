@@ -41,6 +41,7 @@ export const METRICS = {
   KeepAliveRefreshed: 'KeepAliveRefreshed',
   ConnectionsReconnectRequired: 'ConnectionsReconnectRequired',
   ConnectionsNearHardExpiry: 'ConnectionsNearHardExpiry',
+  DisconnectConfirmed: 'DisconnectConfirmed',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -301,6 +302,23 @@ export const LOG_CODES = {
   KEEP_ALIVE_RUN: {
     level: 'info',
     message: 'Keep-alive run: due connections refreshed, states counted',
+    metrics: [],
+  },
+  DISCONNECT_CONFIRMED: {
+    level: 'warn',
+    message:
+      'Intuit refused the grant after the user disconnected the app inside QuickBooks; connection DISCONNECTED',
+    metrics: [M.DisconnectConfirmed],
+  },
+  DISCONNECT_LANDING: {
+    level: 'info',
+    message:
+      'A browser landed on the Disconnect URL; nothing trusted from it, Intuit asked at most once an hour',
+    metrics: [],
+  },
+  RECONNECT_LANDING: {
+    level: 'info',
+    message: 'A browser landed on the Reconnect URL',
     metrics: [],
   },
   KEEP_ALIVE_REFRESHED: {

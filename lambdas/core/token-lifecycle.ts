@@ -53,6 +53,16 @@ export type AccessTokenResult =
 
 export type KeepAliveResult = 'refreshed' | 'not-due' | 'busy' | 'reconnect-required' | 'unavailable';
 
+/**
+ * What a Disconnect URL landing found out: Intuit refused the grant (now DISCONNECTED), the grant
+ * still works (refreshed as any refresh), or nothing was asked (unknown or inactive company, checked
+ * within the hour, a refresh in flight), or Intuit was unclear.
+ */
+export type DisconnectCheckResult = 'disconnected' | 'still-connected' | 'not-checked' | 'unavailable';
+
+/** I3: at most one check with Intuit per company per hour, whatever the Disconnect URL's traffic. */
+export const DISCONNECT_CHECK_INTERVAL_MS = 60 * 60 * 1000;
+
 /** Re-entries (after a sibling's rotation or a lapsed lease) one request may make: never a loop. */
 const MAX_REENTRIES = 2;
 
@@ -62,6 +72,8 @@ interface Attempt {
   /** Epoch ms by which the answer must be on its way. */
   readonly deadline: number;
   reentries: number;
+  /** What Intuit refusing the refresh token means: a reconnect is needed (default), or a confirmed disconnect. */
+  readonly onRefused?: 'reconnect-required' | 'disconnected';
 }
 
 export class TokenLifecycle {
@@ -105,6 +117,32 @@ export class TokenLifecycle {
       return result.refreshed ? 'refreshed' : 'not-due';
     }
     return result.kind === 'reconnect-required' ? 'reconnect-required' : 'unavailable';
+  }
+
+  /**
+   * I3: the user's browser landed on the Disconnect URL naming this company. Nothing is trusted from
+   * that request: Intuit is asked, by a refresh under the same lease as every refresh and at most
+   * once per company per hour, and only its `invalid_grant` marks the connection DISCONNECTED.
+   */
+  async confirmDisconnect(realmId: string, deadline: number): Promise<DisconnectCheckResult> {
+    const { store, clock } = this.deps;
+    const now = clock();
+    if (!(await store.claimDisconnectCheck(realmId, now, DISCONNECT_CHECK_INTERVAL_MS))) return 'not-checked';
+    const holder = this.deps.newHolderId();
+    const lease = await store.takeRefreshLease(realmId, holder, now, now + REFRESH_LEASE_MS);
+    // A refresh in flight will find out itself; an inactive company has nothing to check.
+    if (lease.kind !== 'taken') return 'not-checked';
+    const attempt: Attempt = {
+      realmId,
+      minValidMs: 0,
+      deadline,
+      reentries: MAX_REENTRIES,
+      onRefused: 'disconnected',
+    };
+    const result = await this.refreshHolding(lease.connection, holder, attempt);
+    if (result.kind === 'token') return 'still-connected';
+    if (result.kind === 'reconnect-required') return 'disconnected';
+    return result.kind === 'not-found' ? 'not-checked' : 'unavailable';
   }
 
   private dueForKeepAlive(connection: Connection, now: number): boolean {
@@ -344,6 +382,23 @@ export class TokenLifecycle {
     if (current !== undefined && current.version !== connection.version) {
       await store.releaseRefreshLease(attempt.realmId, holder);
       return this.reenter(current, attempt);
+    }
+    if (attempt.onRefused === 'disconnected') {
+      const confirmed = await store.confirmDisconnected(
+        attempt.realmId,
+        connection.version,
+        this.deps.clock(),
+      );
+      if (confirmed === 'superseded') {
+        const latest = await store.get(attempt.realmId);
+        return latest === undefined ? { kind: 'not-found' } : this.reenter(latest, attempt);
+      }
+      telemetry.record({ code: 'DISCONNECT_CONFIRMED', fields: { ...fields, version: connection.version } });
+      return {
+        kind: 'reconnect-required',
+        reason: 'disconnected',
+        connection: { ...connection, status: 'DISCONNECTED', reconnectReason: 'disconnected' },
+      };
     }
     const marked = await store.markReconnectRequired(
       attempt.realmId,

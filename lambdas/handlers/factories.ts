@@ -7,7 +7,8 @@ import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../core/ru
 import { handleOutcome } from './web/outcome-page';
 import type { RenderSettings } from './web/render';
 import { pageContextOf } from './web/render';
-import { callbackRoute, connectRoute } from './web/browser-routes';
+import { callbackRoute, connectRoute, reconnectRoute } from './web/browser-routes';
+import { ROUTES } from '../routes';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { ApiHandler } from './api-gateway';
 import { apiHandler, requestOf } from './api-gateway';
@@ -19,7 +20,11 @@ export function createConnectHandler(
 ): ApiHandler {
   return apiHandler(
     telemetry,
-    (event, context) => connectRoute(requestOf(event, context), deps),
+    (event, context) =>
+      // One function serves /connect and the Reconnect URL: the same flow and the same grants.
+      event.rawPath === ROUTES.reconnect.path
+        ? reconnectRoute(requestOf(event, context), deps)
+        : connectRoute(requestOf(event, context), deps),
     () => pageContextOf(pages),
     {
       metrics: true,

@@ -12,12 +12,14 @@ import type { KeepAliveRunReport } from '../core/keep-alive';
 import { runKeepAlive } from '../core/keep-alive';
 import type { TokenDependencies } from '../core/runtime';
 import { TokenLifecycle } from '../core/token-lifecycle';
-import { FUNCTIONS } from '../routes';
+import { FUNCTIONS, ROUTES } from '../routes';
 import { handleApiRequest } from './api/app-api';
 import type { ApiHandler } from './api-gateway';
 import { apiHandler, bodyOf, deadlineOf, iamCallerOf } from './api-gateway';
 import { DEFAULT_APP_NAME } from '../core/config';
 import { CONNECT_PATH } from './web/paths';
+import type { RenderSettings } from './web/render';
+import { pageContextOf, renderFlowResult } from './web/render';
 
 export function createApiHandler(deps: TokenDependencies, telemetry: PowertoolsTelemetry): ApiHandler {
   return apiHandler(
@@ -40,6 +42,21 @@ export function createApiHandler(deps: TokenDependencies, telemetry: PowertoolsT
     () => ({ appName: DEFAULT_APP_NAME, connectPath: CONNECT_PATH }),
     { metrics: true, json: true },
   );
+}
+
+/**
+ * The token function: the app API's JSON routes, and the Disconnect URL's page (a browser route,
+ * unauthenticated, that may only ask Intuit through the rate-limited check).
+ */
+export function createTokenFunctionHandler(
+  deps: TokenDependencies,
+  telemetry: PowertoolsTelemetry,
+  pages: RenderSettings,
+): ApiHandler {
+  const api = createApiHandler(deps, telemetry);
+  const disconnectLanding = createDisconnectLandingHandler(deps, telemetry, pages);
+  return (event, context) =>
+    event.rawPath === ROUTES.disconnect.path ? disconnectLanding(event, context) : api(event, context);
 }
 
 export type RefresherHandler = (event: unknown, context: Context) => Promise<KeepAliveRunReport>;
@@ -68,4 +85,55 @@ export function createRefresherHandler(
   return middy(run)
     .use(injectLambdaContext(telemetry.logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(telemetry.metrics));
+}
+
+/** A company id given to the Disconnect URL: one value, digits only; anything else is ignored. */
+const REALM_HINT = /^[0-9]{1,32}$/;
+
+/**
+ * GET /disconnect, the Disconnect URL registered at Intuit: always the "disconnected" page. A
+ * `realmId` with it is only a hint (I3): the lifecycle asks Intuit, at most once per company per
+ * hour, and only Intuit's refusal changes the connection.
+ */
+export function createDisconnectLandingHandler(
+  deps: TokenDependencies,
+  telemetry: PowertoolsTelemetry,
+  pages: RenderSettings,
+): ApiHandler {
+  return apiHandler(
+    telemetry,
+    async (event, context) => {
+      const settings = pages;
+      if (event.requestContext.http.method !== 'GET')
+        return renderFlowResult({ kind: 'method-not-allowed' }, settings);
+      const realmIds = new URLSearchParams(event.rawQueryString ?? '').getAll('realmId');
+      const realmId = realmIds.length === 1 && REALM_HINT.test(realmIds[0] ?? '') ? realmIds[0] : undefined;
+      let check: string = 'no-realm';
+      if (realmId !== undefined) {
+        try {
+          const runtime = deps.runtime();
+          const lifecycle = new TokenLifecycle({
+            store: runtime.connections,
+            tokenEndpoint: runtime.tokenEndpoint,
+            credentials: runtime.credentials,
+            telemetry: deps.telemetry,
+            clock: deps.clock,
+            sleep: deps.sleep,
+            newHolderId: deps.newHolderId ?? randomUUID,
+          });
+          check = await lifecycle.confirmDisconnect(
+            realmId,
+            deadlineOf(context, FUNCTIONS.api.timeoutSeconds * 1000),
+          );
+        } catch (error) {
+          // The page is the same whatever happened; the check is retried by the next landing after the hour.
+          check = `error:${error instanceof Error ? error.name : typeof error}`;
+        }
+      }
+      deps.telemetry.record({ code: 'DISCONNECT_LANDING', fields: { realmId, check } });
+      return renderFlowResult({ kind: 'notice', page: 'disconnected' }, settings);
+    },
+    () => pageContextOf(pages),
+    { metrics: true },
+  );
 }

@@ -276,6 +276,32 @@ export function connectionStoreContract(name: string, subject: () => Promise<Led
       });
     });
 
+    describe('the Disconnect URL check (I3)', () => {
+      it('I3: claimDisconnectCheck lets one caller check an ACTIVE company per interval', async () => {
+        const realmId = await connected();
+        await expect(s.connections.claimDisconnectCheck(realmId, NOW, 3_600_000)).resolves.toBe(true);
+        await expect(s.connections.claimDisconnectCheck(realmId, NOW + 1, 3_600_000)).resolves.toBe(false);
+        await expect(s.connections.claimDisconnectCheck(realmId, NOW + 3_600_000, 3_600_000)).resolves.toBe(
+          true,
+        );
+        await expect(s.connections.claimDisconnectCheck('5555555555', NOW, 3_600_000)).resolves.toBe(false);
+        await s.connections.markReconnectRequired(realmId, 1, 'refresh_token_invalid');
+        await expect(s.connections.claimDisconnectCheck(realmId, NOW + 9_000_000, 3_600_000)).resolves.toBe(
+          false,
+        );
+      });
+
+      it('I3: confirmDisconnected lands on the version read, removes the tokens and keeps the record', async () => {
+        const realmId = await connected();
+        await expect(s.connections.confirmDisconnected(realmId, 7, NOW)).resolves.toBe('superseded');
+        await expect(s.connections.confirmDisconnected(realmId, 1, NOW)).resolves.toBe('stored');
+        const after = await s.connections.get(realmId);
+        expect(after).toMatchObject({ status: 'DISCONNECTED', reconnectReason: 'disconnected', version: 2 });
+        expect(after?.tokens).toBeUndefined();
+        expect(after?.tokenExpiry).toBeUndefined();
+      });
+    });
+
     describe('recordRefreshFailure (D6)', () => {
       it('D6: records the backoff and gives the lease back; the stored tokens and the version stay', async () => {
         const realmId = await connected();

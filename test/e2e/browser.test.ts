@@ -426,6 +426,12 @@ const REACHABLE_PAGES: readonly ReachablePage[] = [
     reach: async (page) => void (await page.goto(`${stack.url}/outcome/nope`)),
   },
   {
+    name: 'disconnected',
+    heading: HEADING.disconnected,
+    controls: [RECONNECT],
+    reach: async (page) => void (await page.goto(`${stack.url}/disconnect?realmId=1234567`)),
+  },
+  {
     name: 'invalid-request',
     heading: HEADING.invalidRequest,
     controls: [RECONNECT],

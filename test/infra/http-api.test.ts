@@ -41,6 +41,8 @@ describe('the HTTP API', () => {
     ['GET /connect', 'connect', 'NONE'],
     ['GET /callback', 'callback', 'NONE'],
     ['GET /outcome/{kind}', 'outcome', 'NONE'],
+    ['GET /reconnect', 'connect', 'NONE'],
+    ['GET /disconnect', 'api', 'NONE'],
     ['POST /api/connections/{realmId}/access-token', 'api', 'AWS_IAM'],
     ['GET /api/connections/{realmId}', 'api', 'AWS_IAM'],
     ['GET /api/connections', 'api', 'AWS_IAM'],

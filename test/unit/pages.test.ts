@@ -18,6 +18,8 @@ const ALL_KINDS = Object.keys({
   'invalid-request': true,
   'not-found': true,
   'method-not-allowed': true,
+  disconnected: true,
+  'reconnect-from-app': true,
 } satisfies Record<PageKind, true>) as PageKind[];
 
 const CTX: PageContext = { appName: 'Ledgerly', connectPath: '/connect', reference: 'K7PQ2M9X' };

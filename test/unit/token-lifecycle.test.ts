@@ -679,3 +679,53 @@ describe('runKeepAlive', () => {
     expect(w.endpoint.refreshes).toHaveLength(0);
   });
 });
+
+describe('TokenLifecycle.confirmDisconnect (I3)', () => {
+  const confirm = (w: World) => w.lifecycle.confirmDisconnect(REALM, w.clock.now() + 25_000);
+
+  it('I3: marks the connection DISCONNECTED, tokens removed, only when Intuit refuses the grant', async () => {
+    const w = World.connected();
+    w.endpoint.refreshScript = [fail('invalid_grant', { status: 400, intuitTid: '1-tid-gone' })];
+    await expect(confirm(w)).resolves.toBe('disconnected');
+    const after = w.stored();
+    expect(after).toMatchObject({ status: 'DISCONNECTED', reconnectReason: 'disconnected' });
+    expect(after.tokens).toBeUndefined();
+    expect(w.telemetry.single('DISCONNECT_CONFIRMED').fields).toMatchObject({ intuitTid: '1-tid-gone' });
+    expect(w.telemetry.codes()).not.toContain('REFRESH_INVALID_GRANT');
+  });
+
+  it('I3: a grant that still works is refreshed and stays ACTIVE', async () => {
+    const w = World.connected();
+    await expect(confirm(w)).resolves.toBe('still-connected');
+    expect(w.stored().status).toBe('ACTIVE');
+    expect(w.endpoint.refreshes).toHaveLength(1);
+  });
+
+  it('I3: asks Intuit at most once per company per hour, and again after it', async () => {
+    const w = World.connected();
+    await confirm(w);
+    await expect(confirm(w)).resolves.toBe('not-checked');
+    w.clock.advance(HOUR - 1);
+    await expect(confirm(w)).resolves.toBe('not-checked');
+    expect(w.endpoint.refreshes).toHaveLength(1);
+    w.clock.advance(1);
+    await expect(confirm(w)).resolves.toBe('still-connected');
+    expect(w.endpoint.refreshes).toHaveLength(2);
+  });
+
+  it('I3: an unknown or already inactive company is not checked', async () => {
+    const w = new World();
+    await expect(confirm(w)).resolves.toBe('not-checked');
+    const gone = World.connected();
+    await gone.store.markReconnectRequired(REALM, 1, 'refresh_token_invalid');
+    await expect(confirm(gone)).resolves.toBe('not-checked');
+    expect(gone.endpoint.refreshes).toHaveLength(0);
+  });
+
+  it('D6: an ambiguous answer changes nothing but the backoff', async () => {
+    const w = World.connected();
+    w.endpoint.refreshScript = [fail('ambiguous', { status: 503 })];
+    await expect(confirm(w)).resolves.toBe('unavailable');
+    expect(w.stored()).toMatchObject({ status: 'ACTIVE', refreshFailures: 1 });
+  });
+});

@@ -5,6 +5,7 @@
 import type { CallbackRequest } from '../../core/callback-flow';
 import { handleCallback } from '../../core/callback-flow';
 import { handleConnect } from '../../core/connect-flow';
+import { handleReconnect } from '../../core/reconnect-flow';
 import { DEFAULT_APP_NAME } from '../../core/config';
 import { notConfigured } from '../../core/flow-failures';
 import type { FlowResult } from '../../core/flow-results';
@@ -30,6 +31,13 @@ export function connectRoute(
   deps: FlowDependencies<BaseRuntime>,
 ): Promise<HttpResponse> {
   return route(request, deps, (runtime) => handleConnect(runtime, deps));
+}
+
+export function reconnectRoute(
+  request: BrowserRequest & { readonly rawQuery: string },
+  deps: FlowDependencies<BaseRuntime>,
+): Promise<HttpResponse> {
+  return route(request, deps, (runtime) => handleReconnect(request.rawQuery, runtime, deps));
 }
 
 async function route<R extends BaseRuntime>(

@@ -15,7 +15,9 @@ export type PageKind =
   | 'try-again'
   | 'invalid-request'
   | 'not-found'
-  | 'method-not-allowed';
+  | 'method-not-allowed'
+  | 'disconnected'
+  | 'reconnect-from-app';
 
 /** Outcome pages reachable at /outcome/{kind} after a 303 from the callback (E1). */
 export const OUTCOME_KINDS = ['connected', 'cancelled', 'expired', 'failed', 'unverified'] as const;
@@ -158,6 +160,34 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
         title: 'Method not allowed',
         heading: 'Method not allowed',
         paragraphs: ['This address only answers ordinary page loads.'],
+        showReference: false,
+        tone: 'neutral',
+      };
+    case 'disconnected':
+      return {
+        title: 'Disconnected from QuickBooks',
+        heading: `${ctx.appName} is disconnected from QuickBooks`,
+        paragraphs: [
+          `${ctx.appName} can no longer reach your QuickBooks company. Nothing else was changed in QuickBooks.`,
+          'You can connect again at any time.',
+        ],
+        action:
+          ctx.appReturnUrl !== undefined
+            ? { href: ctx.appReturnUrl, label: `Return to ${ctx.appName}` }
+            : reconnect,
+        showReference: false,
+        tone: 'neutral',
+      };
+    case 'reconnect-from-app':
+      return {
+        title: 'Reconnect from the app',
+        heading: `Reconnect QuickBooks from ${ctx.appName}`,
+        paragraphs: [
+          `To connect your QuickBooks company again, sign in to ${ctx.appName} and choose to connect QuickBooks there.`,
+        ],
+        ...(ctx.appReturnUrl !== undefined
+          ? { action: { href: ctx.appReturnUrl, label: `Go to ${ctx.appName}` } }
+          : {}),
         showReference: false,
         tone: 'neutral',
       };

@@ -59,6 +59,10 @@ export function renderFlowResult(result: FlowResult, settings: RenderSettings): 
       return pageResponse(503, result.reason, pageContextOf(settings, result.reference), https);
     case 'method-not-allowed':
       return pageResponse(405, 'method-not-allowed', pageContextOf(settings), https);
+    case 'app-reconnect':
+      return redirectResponse(302, result.location, https);
+    case 'notice':
+      return pageResponse(200, result.page, pageContextOf(settings), https);
   }
 }
 

@@ -17,6 +17,7 @@ export const HEADING = {
   finishing: 'Finishing your connection…',
   notFound: 'Page not found',
   invalidRequest: 'This link is not valid',
+  disconnected: 'Local QuickBooks connector is disconnected from QuickBooks',
 } as const;
 
 /**

@@ -21,6 +21,8 @@ import type { ConnectionWrite } from '../../../lambdas/core/flow-ledger';
 
 export class InMemoryConnectionStore implements ConnectionStore {
   readonly connections = new Map<string, Connection>();
+  /** When each company's disconnect check last ran (the adapter keeps it on the item). */
+  private readonly disconnectChecks = new Map<string, number>();
 
   /** What the ledger's recordConnection does to the connection item, without the code part. */
   putVerified(connection: NewConnection): ConnectionWrite {
@@ -159,6 +161,28 @@ export class InMemoryConnectionStore implements ConnectionStore {
       (c) => [c.dueAt, c.realmId],
       (c) => c.realmId,
     );
+  }
+
+  async claimDisconnectCheck(realmId: string, now: number, minIntervalMs: number): Promise<boolean> {
+    const connection = this.connections.get(realmId);
+    if (connection?.status !== 'ACTIVE') return false;
+    const checked = this.disconnectChecks.get(realmId);
+    if (checked !== undefined && checked > now - minIntervalMs) return false;
+    this.disconnectChecks.set(realmId, now);
+    return true;
+  }
+
+  async confirmDisconnected(realmId: string, expectedVersion: number, now: number): Promise<FencedWrite> {
+    return this.fenced(realmId, expectedVersion, (c) => {
+      const {
+        tokens: _tokens,
+        tokenExpiry: _expiry,
+        refreshFailures: _f,
+        refreshRetryAt: _r,
+        ...rest
+      } = withoutLease(c);
+      return { ...rest, status: 'DISCONNECTED', reconnectReason: 'disconnected', disconnectedAt: now };
+    });
   }
 
   async countReconnectRequired(): Promise<number> {

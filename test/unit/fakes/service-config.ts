@@ -21,6 +21,7 @@ export function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceCo
     companyCheckTimeoutMs: 3000,
     flowTableName: 'flows',
     connectionTableName: 'connections',
+    requireSignedConnectLinks: false,
     ...overrides,
   };
 }
