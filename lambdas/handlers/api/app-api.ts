@@ -161,6 +161,8 @@ async function serve(
     case 'connect':
     case 'callback':
     case 'outcome':
+    case 'reconnect':
+    case 'disconnect':
     case 'apiFallback':
       break;
   }
