@@ -72,7 +72,7 @@ describe('cdk-nag', () => {
     }
   });
 
-  it('acknowledges the API authorizer finding only on the three browser routes', () => {
+  it('acknowledges the API authorizer finding only on the browser routes', () => {
     const routes = prod.app.node
       .findAll()
       .filter((c) =>
@@ -87,7 +87,9 @@ describe('cdk-nag', () => {
     expect(routes).toEqual([
       'QboConnector-prod-Stateless/Api/HttpApi/GET--callback',
       'QboConnector-prod-Stateless/Api/HttpApi/GET--connect',
+      'QboConnector-prod-Stateless/Api/HttpApi/GET--disconnect',
       'QboConnector-prod-Stateless/Api/HttpApi/GET--outcome--{kind}',
+      'QboConnector-prod-Stateless/Api/HttpApi/GET--reconnect',
     ]);
   });
 });

@@ -37,6 +37,7 @@ describe('loadServiceConfig', () => {
         authorizationEndpoint: INTUIT_ENDPOINTS.authorization,
         tokenEndpoint: INTUIT_ENDPOINTS.token,
         revocationEndpoint: 'https://developer.api.intuit.com/v2/oauth2/tokens/revoke',
+        requireSignedConnectLinks: false,
         qboApiBaseUrl: 'https://sandbox-quickbooks.api.intuit.com',
         flowTtlSeconds: 900,
         tokenRequestTimeoutMs: 8000,
@@ -376,5 +377,29 @@ describe('validateCredentials', () => {
       expect(message).not.toContain(SECRET);
       expect(message).not.toContain('canary');
     }
+  });
+});
+
+describe('loadServiceConfig, the Reconnect URL settings', () => {
+  const base = {
+    APP_ENV: 'test',
+    QBO_REDIRECT_URI: 'https://connect.example.com/callback',
+    FLOW_TABLE_NAME: 'flows',
+    CONNECTION_TABLE_NAME: 'connections',
+  };
+  it('reads REQUIRE_SIGNED_CONNECT_LINKS and APP_RECONNECT_URL', () => {
+    expect(
+      loadServiceConfig({
+        ...base,
+        REQUIRE_SIGNED_CONNECT_LINKS: 'true',
+        APP_RECONNECT_URL: 'https://app.example.com/r',
+      }),
+    ).toMatchObject({ requireSignedConnectLinks: true, appReconnectUrl: 'https://app.example.com/r' });
+  });
+  it('refuses a REQUIRE_SIGNED_CONNECT_LINKS that is not true or false, and an APP_RECONNECT_URL that is not a URL', () => {
+    expect(() => loadServiceConfig({ ...base, REQUIRE_SIGNED_CONNECT_LINKS: 'yes' })).toThrow(
+      /REQUIRE_SIGNED_CONNECT_LINKS must be "true" or "false"/,
+    );
+    expect(() => loadServiceConfig({ ...base, APP_RECONNECT_URL: 'not a url' })).toThrow(/APP_RECONNECT_URL/);
   });
 });

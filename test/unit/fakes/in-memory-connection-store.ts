@@ -173,16 +173,12 @@ export class InMemoryConnectionStore implements ConnectionStore {
   }
 
   async confirmDisconnected(realmId: string, expectedVersion: number, now: number): Promise<FencedWrite> {
-    return this.fenced(realmId, expectedVersion, (c) => {
-      const {
-        tokens: _tokens,
-        tokenExpiry: _expiry,
-        refreshFailures: _f,
-        refreshRetryAt: _r,
-        ...rest
-      } = withoutLease(c);
-      return { ...rest, status: 'DISCONNECTED', reconnectReason: 'disconnected', disconnectedAt: now };
-    });
+    return this.fenced(realmId, expectedVersion, (c) => ({
+      ...withoutTokens(c),
+      status: 'DISCONNECTED',
+      reconnectReason: 'disconnected',
+      disconnectedAt: now,
+    }));
   }
 
   async countReconnectRequired(): Promise<number> {
