@@ -6,9 +6,11 @@
  *
  * Every path ends in a value the app API maps to one status; nothing here knows HTTP.
  */
+import { randomUUID } from 'node:crypto';
 import type { CredentialsSource } from './config';
 import type { Connection, ConnectionStore, ConnectionTokens, ReconnectReason } from './connection-store';
 import { ConfigError, CredentialsUnavailableError, StorageUnavailableError } from './errors';
+import type { TokenDependencies, TokenRuntime } from './runtime';
 import type { Telemetry } from './telemetry';
 import { ANSWER_RESERVE_MS, WRITE_WORST_MS } from './time-budget';
 import {
@@ -78,6 +80,19 @@ interface Attempt {
 
 export class TokenLifecycle {
   constructor(private readonly deps: TokenLifecycleDeps) {}
+
+  /** The lifecycle of a token function (the app API, the Disconnect URL, the refresher). */
+  static of(runtime: TokenRuntime, deps: TokenDependencies): TokenLifecycle {
+    return new TokenLifecycle({
+      store: runtime.connections,
+      tokenEndpoint: runtime.tokenEndpoint,
+      credentials: runtime.credentials,
+      telemetry: deps.telemetry,
+      clock: deps.clock,
+      sleep: deps.sleep,
+      newHolderId: deps.newHolderId ?? randomUUID,
+    });
+  }
 
   /** An access token valid for at least `minValidMs`, refreshing first (once, under the lease) if needed. */
   async accessToken(realmId: string, minValidMs: number, deadline: number): Promise<AccessTokenResult> {

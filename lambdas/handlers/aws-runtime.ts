@@ -34,23 +34,29 @@ export function awsRuntimeParts(env: Env): RuntimeParts {
   };
 }
 
+/** A runtime built once per container, at init, where Lambda gives the CPU boost; errors resurface per request as ConfigError. */
+function builtAtInit<R>(env: Env, build: (env: Env) => R): () => R {
+  const runtime = once(() => build(env));
+  try {
+    runtime();
+  } catch {
+    /* remembered by once() */
+  }
+  return runtime;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 export function awsDependencies<R extends BaseRuntime>(
   env: Env,
   telemetry: PowertoolsTelemetry,
   build: (env: Env) => R,
 ): FlowDependencies<R> {
-  const runtime = once(() => build(env));
-  try {
-    // Build at init, where Lambda gives the CPU boost; errors resurface per request as ConfigError.
-    runtime();
-  } catch {
-    /* remembered by once() */
-  }
   return {
-    runtime,
+    runtime: builtAtInit(env, build),
     telemetry,
     clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep,
     fallbackAppName: env['APP_NAME'] ?? DEFAULT_APP_NAME,
   };
 }
@@ -61,16 +67,5 @@ export function awsTokenDependencies(
   telemetry: PowertoolsTelemetry,
   build: (env: Env) => TokenRuntime,
 ): TokenDependencies {
-  const runtime = once(() => build(env));
-  try {
-    runtime();
-  } catch {
-    /* remembered by once() */
-  }
-  return {
-    runtime,
-    telemetry,
-    clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  };
+  return { runtime: builtAtInit(env, build), telemetry, clock: Date.now, sleep };
 }

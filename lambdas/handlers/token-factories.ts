@@ -2,7 +2,6 @@
  * The app API and refresher handlers, built from their dependencies like the browser routes'
  * (factories.ts). Apart from that file so the connect bundle loads none of the token lifecycle.
  */
-import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -68,15 +67,7 @@ export function createRefresherHandler(
 ): RefresherHandler {
   const run = async (_event: unknown, context: Context): Promise<KeepAliveRunReport> => {
     const runtime = deps.runtime();
-    const lifecycle = new TokenLifecycle({
-      store: runtime.connections,
-      tokenEndpoint: runtime.tokenEndpoint,
-      credentials: runtime.credentials,
-      telemetry: deps.telemetry,
-      clock: deps.clock,
-      sleep: deps.sleep,
-      newHolderId: deps.newHolderId ?? randomUUID,
-    });
+    const lifecycle = TokenLifecycle.of(runtime, deps);
     return runKeepAlive(
       { store: runtime.connections, lifecycle, telemetry: deps.telemetry, clock: deps.clock },
       { deadline: deadlineOf(context, FUNCTIONS.refresher.timeoutSeconds * 1000) },
@@ -112,15 +103,7 @@ export function createDisconnectLandingHandler(
       if (realmId !== undefined) {
         try {
           const runtime = deps.runtime();
-          const lifecycle = new TokenLifecycle({
-            store: runtime.connections,
-            tokenEndpoint: runtime.tokenEndpoint,
-            credentials: runtime.credentials,
-            telemetry: deps.telemetry,
-            clock: deps.clock,
-            sleep: deps.sleep,
-            newHolderId: deps.newHolderId ?? randomUUID,
-          });
+          const lifecycle = TokenLifecycle.of(runtime, deps);
           check = await lifecycle.confirmDisconnect(
             realmId,
             deadlineOf(context, FUNCTIONS.api.timeoutSeconds * 1000),

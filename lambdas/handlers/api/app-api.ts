@@ -4,7 +4,6 @@
  * one status. Authentication happened before this (IAM in AWS, the bearer key locally, H1); the
  * caller's identity arrives only to be logged.
  */
-import { randomUUID } from 'node:crypto';
 import {
   ConfigError,
   CredentialsUnavailableError,
@@ -101,7 +100,7 @@ async function serve(
     case 'accessToken': {
       const minValidSeconds = parseMinValid(request.body);
       if (typeof minValidSeconds === 'string') return refuse(400, 'invalid_request', minValidSeconds);
-      const lifecycle = lifecycleOf(runtime, deps);
+      const lifecycle = TokenLifecycle.of(runtime, deps);
       const result = await lifecycle.accessToken(realmId, minValidSeconds * 1000, request.deadline);
       switch (result.kind) {
         case 'token':
@@ -167,18 +166,6 @@ async function serve(
       break;
   }
   return refuse(404, 'not_found', 'There is no such route under /api/.');
-}
-
-function lifecycleOf(runtime: TokenRuntime, deps: TokenDependencies): TokenLifecycle {
-  return new TokenLifecycle({
-    store: runtime.connections,
-    tokenEndpoint: runtime.tokenEndpoint,
-    credentials: runtime.credentials,
-    telemetry: deps.telemetry,
-    clock: deps.clock,
-    sleep: deps.sleep,
-    newHolderId: deps.newHolderId ?? randomUUID,
-  });
 }
 
 /** Where the company's user starts a new flow: this deployment's /connect (its redirect URI's host). */
