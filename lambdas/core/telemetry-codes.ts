@@ -41,6 +41,8 @@ export const METRICS = {
   KeepAliveRefreshed: 'KeepAliveRefreshed',
   ConnectionsReconnectRequired: 'ConnectionsReconnectRequired',
   ConnectionsNearHardExpiry: 'ConnectionsNearHardExpiry',
+  LifecycleEventPublished: 'LifecycleEventPublished',
+  LifecycleEventNotPublished: 'LifecycleEventNotPublished',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -307,6 +309,17 @@ export const LOG_CODES = {
     level: 'info',
     message: 'Idle connection refreshed by the keep-alive before its 100-day window closed',
     metrics: [M.KeepAliveRefreshed],
+  },
+  CONNECTION_EVENT: {
+    level: 'info',
+    message: 'Lifecycle event published (the message is its type)',
+    metrics: [M.LifecycleEventPublished],
+  },
+  CONNECTION_EVENT_NOT_PUBLISHED: {
+    level: 'error',
+    message:
+      'A lifecycle event was not accepted; its stream record and every later one are read again (nothing lost)',
+    metrics: [M.LifecycleEventNotPublished],
   },
 } as const satisfies Record<string, LogCodeSpec>;
 
