@@ -282,7 +282,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 interface Routes {
-  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher'>, ApiHandler>>;
+  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher' | 'events'>, ApiHandler>>;
   /** sha256 of the app API's bearer key, compared in constant time. */
   readonly apiKeyDigest: Buffer;
   readonly pages: RenderSettings;
@@ -336,7 +336,7 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   } else {
     const { route, parameters } = matched;
     const name = route.handler;
-    if (name === 'refresher') throw new Error('the refresher has no route');
+    if (name === 'refresher' || name === 'events') throw new Error(`the ${name} function has no route`);
     const routeKey = `${route.method} ${route.path}`;
     const pathParameters = Object.fromEntries(
       Object.entries(parameters).map(([key, value]) => [key, safeDecode(value)]),
