@@ -24,8 +24,6 @@ const REALM = CONNECTION_TABLE.partitionKey;
 
 /** The sealed token pair. */
 export const SEALED_TOKENS = 'sealedTokens';
-/** Set by the keep-alive once per grant near its 5-year cap (Connection.nearHardExpiryNotifiedAt). */
-export const NEAR_HARD_EXPIRY_NOTIFIED = 'nearHardExpiryNotifiedAt';
 /** Plaintext token attributes of items stored before encryption (read, never written). */
 export const LEGACY_TOKEN_ATTRIBUTES = ['accessToken', 'refreshToken'] as const;
 
@@ -90,7 +88,6 @@ export function newConnectionUpdate(connection: NewConnection, sealed: Uint8Arra
     'leaseHolder',
     'leaseUntil',
     'lastRefreshedAt',
-    NEAR_HARD_EXPIRY_NOTIFIED,
     ...tokenRemovals(connection),
   ];
   return {
@@ -207,7 +204,6 @@ export function fromConnectionItem(item: Record<string, unknown>, secrets?: Toke
       ? { refreshLease: { holder: leaseHolder, until: leaseUntil } }
       : {}),
     ...(legacyPlaintext ? { legacy: true } : {}),
-    ...optional('nearHardExpiryNotifiedAt', number(NEAR_HARD_EXPIRY_NOTIFIED)),
   };
 }
 

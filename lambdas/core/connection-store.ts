@@ -86,11 +86,6 @@ export interface Connection {
    * the first touch rewrites it (migrateLegacy), and the operator's backfill does the rest.
    */
   readonly legacy?: boolean;
-  /**
-   * Epoch ms when the keep-alive found this grant within 30 days of its 5-year cap and said so
-   * (one "Connection Near Hard Expiry" event per grant); a new grant clears it.
-   */
-  readonly nearHardExpiryNotifiedAt?: number;
 }
 
 /** A page of a listing; `cursor` continues it, absent on the last page. */

@@ -20,7 +20,6 @@ export const LIFECYCLE_EVENT_TYPES = {
   reconnected: 'Connection Reconnected',
   reconnectRequired: 'Connection Reconnect Required',
   disconnected: 'Connection Disconnected',
-  nearHardExpiry: 'Connection Near Hard Expiry',
 } as const;
 export type LifecycleEventType = (typeof LIFECYCLE_EVENT_TYPES)[keyof typeof LIFECYCLE_EVENT_TYPES];
 
@@ -37,8 +36,6 @@ export interface EventDetail {
   readonly occurredAt: string;
   /** Why the connection needs its user (Reconnect Required only). */
   readonly reason?: string;
-  /** When the 5-year cap ends the grant, ISO 8601 (Near Hard Expiry only). */
-  readonly hardExpiresAt?: string;
 }
 
 export interface LifecycleEvent {
@@ -69,11 +66,6 @@ export function deriveLifecycleEvent(change: ConnectionChange): LifecycleEvent |
         return eventOf(LIFECYCLE_EVENT_TYPES.created, next, next.version, next.grantedAt);
       if (next.grantedAt > previous.grantedAt)
         return eventOf(LIFECYCLE_EVENT_TYPES.reconnected, next, next.version, next.grantedAt);
-      const notifiedAt = next.nearHardExpiryNotifiedAt;
-      if (notifiedAt !== undefined && previous.nearHardExpiryNotifiedAt === undefined) {
-        // The marker does not bump the version (a refresh fenced on it must land): the grant names it.
-        return eventOf(LIFECYCLE_EVENT_TYPES.nearHardExpiry, next, `grant-${next.grantedAt}`, notifiedAt);
-      }
       return undefined;
     }
     case 'RECONNECT_REQUIRED':
@@ -94,25 +86,20 @@ export function deriveLifecycleEvent(change: ConnectionChange): LifecycleEvent |
  * sha256 over the event type, the company and the write that caused it (the item's version, which
  * every transition bumps), so a redelivered stream record or a replayed batch yields the same id.
  */
-export function lifecycleEventId(
-  type: LifecycleEventType,
-  realmId: string,
-  writeMark: number | string,
-): string {
-  return createHash('sha256').update(`${type}\n${realmId}\n${writeMark}`, 'utf8').digest('hex');
+export function lifecycleEventId(type: LifecycleEventType, realmId: string, version: number): string {
+  return createHash('sha256').update(`${type}\n${realmId}\n${version}`, 'utf8').digest('hex');
 }
 
 function eventOf(
   type: LifecycleEventType,
   connection: Connection,
-  writeMark: number | string,
+  version: number,
   occurredAt: number,
 ): LifecycleEvent {
-  const hardExpiresAt = connection.tokenExpiry?.refreshTokenHardExpiresAt;
   return {
     type,
     detail: {
-      eventId: lifecycleEventId(type, connection.realmId, writeMark),
+      eventId: lifecycleEventId(type, connection.realmId, version),
       realmId: connection.realmId,
       ...(connection.tenantId !== undefined ? { tenantId: connection.tenantId } : {}),
       ...(connection.companyName !== undefined ? { companyName: connection.companyName } : {}),
@@ -120,9 +107,6 @@ function eventOf(
       occurredAt: new Date(occurredAt).toISOString(),
       ...(type === LIFECYCLE_EVENT_TYPES.reconnectRequired && connection.reconnectReason !== undefined
         ? { reason: connection.reconnectReason }
-        : {}),
-      ...(type === LIFECYCLE_EVENT_TYPES.nearHardExpiry && hardExpiresAt !== undefined
-        ? { hardExpiresAt: new Date(hardExpiresAt).toISOString() }
         : {}),
     },
   };

@@ -144,18 +144,6 @@ describe('given a write to the connections table', () => {
     expect(event?.detail).not.toHaveProperty('reason');
   });
 
-  it('the keep-alive marking a grant near its cap is Connection Near Hard Expiry, once per grant', () => {
-    const marked = activeItem({ nearHardExpiryNotifiedAt: OBSERVED });
-    const event = eventFor(active, marked);
-    expect(event?.type).toBe('Connection Near Hard Expiry');
-    expect(event?.detail.hardExpiresAt).toBe(new Date(GRANTED + 5 * 365 * DAY).toISOString());
-    expect(event?.detail.eventId).toBe(
-      lifecycleEventId('Connection Near Hard Expiry', '9130', `grant-${GRANTED}`),
-    );
-    // A refresh of the marked connection keeps the marker: no second event.
-    expect(eventFor(marked, activeItem({ nearHardExpiryNotifiedAt: OBSERVED, version: 2 }))).toBeUndefined();
-  });
-
   describe('that is no lifecycle change', () => {
     it.each<[string, Item, Item | undefined]>([
       ['a refresh (new version, same grant)', active, activeItem({ version: 2, lastRefreshedAt: OBSERVED })],
