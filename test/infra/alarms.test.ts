@@ -220,6 +220,7 @@ describe('alarms', () => {
         'ApiFunction.Ref',
         'CallbackFunction.Ref',
         'ConnectFunction.Ref',
+        'EventsFunction.Ref',
         'OutcomeFunction.Ref',
         'RefresherFunction.Ref',
       ]);
