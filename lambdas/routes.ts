@@ -76,7 +76,8 @@ export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
     entry: 'lambdas/events.ts',
     timeoutSeconds: LIFECYCLE_EVENTS_TIMEOUT_SECONDS,
     trigger: 'stream',
-    summary: "reads the connections table's stream and publishes lifecycle events to the stack's EventBridge bus",
+    summary:
+      "reads the connections table's stream and publishes lifecycle events to the stack's EventBridge bus",
   },
 };
 

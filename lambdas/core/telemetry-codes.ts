@@ -43,6 +43,9 @@ export const METRICS = {
   ConnectionsNearHardExpiry: 'ConnectionsNearHardExpiry',
   LifecycleEventPublished: 'LifecycleEventPublished',
   LifecycleEventNotPublished: 'LifecycleEventNotPublished',
+  WebhookDelivered: 'WebhookDelivered',
+  WebhookDeliveryFailed: 'WebhookDeliveryFailed',
+  WebhookDeliveryAbandoned: 'WebhookDeliveryAbandoned',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -320,6 +323,22 @@ export const LOG_CODES = {
     message:
       'A lifecycle event was not accepted; its stream record and every later one are read again (nothing lost)',
     metrics: [M.LifecycleEventNotPublished],
+  },
+  WEBHOOK_DELIVERED: {
+    level: 'info',
+    message: "Lifecycle event delivered to the app's webhook (2xx)",
+    metrics: [M.WebhookDelivered],
+  },
+  WEBHOOK_DELIVERY_FAILED: {
+    level: 'warn',
+    message:
+      "The app's webhook did not take a lifecycle event (non-2xx, timeout or no connection); retried with backoff",
+    metrics: [M.WebhookDeliveryFailed],
+  },
+  WEBHOOK_DELIVERY_ABANDONED: {
+    level: 'error',
+    message: "A lifecycle event was never taken by the app's webhook after every retry",
+    metrics: [M.WebhookDeliveryAbandoned],
   },
 } as const satisfies Record<string, LogCodeSpec>;
 
