@@ -12,7 +12,9 @@ import type { LifecycleEvent } from '../../lambdas/core/lifecycle-events';
 import { deriveLifecycleEvent, EVENT_SOURCE, lifecycleEventId } from '../../lambdas/core/lifecycle-events';
 import type { LifecycleEventPublisher } from '../../lambdas/core/lifecycle-publishing';
 import { publishLifecycleEvents } from '../../lambdas/core/lifecycle-publishing';
-import { sequencedChangesOf } from '../../lambdas/handlers/event-factories';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import { createPowertoolsTelemetry } from '../../lambdas/adapters/powertools-telemetry';
+import { createLifecycleEventsHandler, sequencedChangesOf } from '../../lambdas/handlers/event-factories';
 import { CapturingTelemetry } from './fakes/capturing-telemetry';
 
 const CANARY_ACCESS = 'CANARYaccessTOKEN-never-in-an-event';
@@ -329,5 +331,36 @@ describe('the EventBridge publisher', () => {
     const accepted = await new EventBridgePublisher('bus-1', new EventBridgeClient({})).publish(events);
     expect(accepted).toEqual([true, false]);
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
+  });
+});
+
+describe('the stream consumer Lambda', () => {
+  const created = record(undefined, activeItem({ realmId: 'E' }));
+  const disconnected = record(
+    activeItem({ realmId: 'F' }),
+    withoutTokenSet(activeItem({ realmId: 'F' }), { status: 'DISCONNECTED', version: 2 }),
+  );
+  const event = { Records: [created, disconnected] } as unknown as DynamoDBStreamEvent;
+  const context = { functionName: 'events', awsRequestId: 'r' } as unknown as Context;
+
+  it.each<[string, readonly boolean[], { itemIdentifier: string }[]]>([
+    ['accepts every event: no failures', [true, true], []],
+    [
+      'reports the first refused record as the batch item failure',
+      [true, false],
+      [{ itemIdentifier: disconnected.dynamodb?.SequenceNumber ?? '' }],
+    ],
+  ])('%s', async (_name, answers, failures) => {
+    const telemetry = new CapturingTelemetry();
+    const handler = createLifecycleEventsHandler(
+      { publisher: () => ({ publish: async () => answers }), telemetry, clock: () => OBSERVED },
+      createPowertoolsTelemetry('test'),
+    );
+    const writes = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await handler(event, context)).toEqual({ batchItemFailures: failures });
+    } finally {
+      writes.mockRestore();
+    }
   });
 });
