@@ -11,7 +11,10 @@
 import { API_TIMEOUT_SECONDS, REFRESHER_TIMEOUT_SECONDS } from './core/token-budget';
 import { CALLBACK_TIMEOUT_SECONDS } from './core/time-budget';
 
-export type HandlerName = 'connect' | 'callback' | 'outcome' | 'api' | 'refresher';
+/** A batch of stream records: derivation is in memory, PutEvents a few calls of at most 3 s each. */
+const LIFECYCLE_EVENTS_TIMEOUT_SECONDS = 30;
+
+export type HandlerName = 'connect' | 'callback' | 'outcome' | 'api' | 'refresher' | 'events';
 
 export interface FunctionSpec {
   /** CDK construct id of the function (PascalCase). */
@@ -20,8 +23,11 @@ export interface FunctionSpec {
   readonly entry: string;
   /** The function's timeout; an HTTP function's integration timeout is one second more (under 29 s). */
   readonly timeoutSeconds: number;
-  /** http: behind API Gateway routes; schedule: invoked by EventBridge Scheduler (a timer locally). */
-  readonly trigger: 'http' | 'schedule';
+  /**
+   * http: behind API Gateway routes; schedule: invoked by EventBridge Scheduler (a timer locally);
+   * stream: reads the connections table's DynamoDB stream (a poller locally).
+   */
+  readonly trigger: 'http' | 'schedule' | 'stream';
   /** One line for the README. */
   readonly summary: string;
 }
@@ -65,6 +71,14 @@ export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
     trigger: 'schedule',
     summary:
       'keep-alive: refreshes idle connections before their 100-day window closes; counts the ones that need a user',
+  },
+  events: {
+    id: 'LifecycleEvents',
+    entry: 'lambdas/events.ts',
+    timeoutSeconds: LIFECYCLE_EVENTS_TIMEOUT_SECONDS,
+    trigger: 'stream',
+    summary:
+      "reads the connections table's stream and publishes lifecycle events to the stack's EventBridge bus",
   },
 };
 

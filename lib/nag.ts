@@ -50,6 +50,14 @@ export const NAG_ACKNOWLEDGEMENTS = {
     'The alarm email subscription is an optional convenience (docs/deploy.md), not the record of an alarm: ' +
     'an alarm whose email is not delivered stays in ALARM in CloudWatch and on the dashboard, and a ' +
     'dead-letter queue of alarm emails would have no reader.',
+  'AwsSolutions-SQS3':
+    "The lifecycle-event stream's failure queue is itself the dead-letter destination: it holds Lambda's " +
+    'description of a batch it gave up on (shard and sequence numbers, no item data), raises an alarm, and is ' +
+    'read by the operator (docs/runbook.md#lifecycleeventsfailed); a queue behind it would have no reader ' +
+    '(docs/security.md I4).',
+  'Serverless-SQSRedrivePolicy':
+    'Same decision as AwsSolutions-SQS3: the failure queue is the last stop, alarmed and read by the operator ' +
+    '(docs/runbook.md#lifecycleeventsfailed, docs/security.md I4).',
 } as const;
 export type AcknowledgedRule = keyof typeof NAG_ACKNOWLEDGEMENTS;
 

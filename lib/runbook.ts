@@ -28,5 +28,6 @@ export const RUNBOOK_ANCHORS = {
   connectionsNearHardExpiry: 'connectionsnearhardexpiry',
   refresherErrors: 'refreshererrors',
   keepAliveNotRunning: 'keepalivenotrunning',
+  lifecycleEventsFailed: 'lifecycleeventsfailed',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[keyof typeof RUNBOOK_ANCHORS];

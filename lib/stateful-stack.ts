@@ -1,5 +1,6 @@
 import { CfnOutput, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -36,6 +37,11 @@ export class StatefulStack extends Stack {
   readonly tokenKey: IKey;
   /** Intuit client id and secret for this environment only (docs/security.md D2, F3). */
   readonly credentialsSecret: Secret;
+  /**
+   * Where lifecycle events go (source `qbo-connector`). Here rather than with the functions: the
+   * app's rules live on it, and redeploying or rolling back the functions must never drop them.
+   */
+  readonly eventBus: EventBus;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -91,6 +97,16 @@ export class StatefulStack extends Stack {
     });
     acknowledgeNagFinding(credentialsSecret, 'AwsSolutions-SMG4');
     this.credentialsSecret = credentialsSecret;
+
+    this.eventBus = new EventBus(this, 'LifecycleEventBus', {
+      description: `QBO connector (${envName}): connection lifecycle events (source qbo-connector)`,
+    });
+    this.eventBus.applyRemovalPolicy(protection.removalPolicy);
+    new CfnOutput(this, 'EventBusName', {
+      description: "Subscribe the app's rules here (README: Lifecycle events and webhooks)",
+      value: this.eventBus.eventBusName,
+    });
+    new CfnOutput(this, 'EventBusArn', { value: this.eventBus.eventBusArn });
 
     new CfnOutput(this, 'CredentialsSecretName', {
       description: 'Put the Intuit client id and secret here (docs/deploy.md)',

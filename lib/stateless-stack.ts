@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type IRole, type Role } from 'aws-cdk-lib/aws-iam';
+import type { EventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -24,7 +25,9 @@ import { ConnectorMetrics } from './constructs/connector-metrics';
 import { ConnectorQueries } from './constructs/connector-queries';
 import { HandlerFunction } from './constructs/handler-function';
 import { KeepAliveSchedule } from './constructs/keep-alive-schedule';
+import { LifecycleEventStream } from './constructs/lifecycle-event-stream';
 import { indexArnOf } from './constructs/schema-table';
+import { RUNBOOK_ANCHORS } from './runbook';
 import { DEPS_LOCK_FILE, HANDLER_ENTRIES, PROJECT_ROOT } from './project-paths';
 
 export interface StatelessStackProps extends StackProps {
@@ -36,6 +39,8 @@ export interface StatelessStackProps extends StackProps {
   readonly connectionTableKey: IKey;
   readonly tokenKey: IKey;
   readonly credentialsSecret: Secret;
+  /** Where the lifecycle events go. */
+  readonly eventBus: EventBus;
 }
 
 /** The construct id of a registry function in this stack (also its alarms' and widgets' name). */
@@ -60,6 +65,8 @@ export class StatelessStack extends Stack {
   /** The role the schedule invokes the refresher with. */
   readonly keepAliveRole: Role;
   readonly alarms: ConnectorAlarms;
+  /** The connections stream into the lifecycle-event consumer. */
+  readonly lifecycleEvents: LifecycleEventStream;
   /** The redirect URI registered at Intuit and handed to the functions (docs/security.md A3). */
   readonly redirectUri: string;
 
@@ -112,13 +119,18 @@ export class StatelessStack extends Stack {
           ? routesOf(name)
               .map((r) => `${r.method} ${r.path}`)
               .join(', ')
-          : `keep-alive, every ${config.keepAliveIntervalMinutes} min`;
+          : trigger === 'stream'
+            ? 'connections stream to lifecycle events'
+            : `keep-alive, every ${config.keepAliveIntervalMinutes} min`;
       return new HandlerFunction(this, functionIdOf(name), {
         entry: HANDLER_ENTRIES[name],
         description: `QBO connector (${envName}): ${serves}`.slice(0, 256),
         timeout: Duration.seconds(timeoutSeconds),
         memorySize: 256,
-        environment,
+        environment:
+          trigger === 'stream'
+            ? { ...environment, EVENT_BUS_NAME: props.eventBus.eventBusName }
+            : environment,
         logRetention: config.logRetention,
         logRemovalPolicy,
         projectRoot: PROJECT_ROOT,
@@ -163,6 +175,14 @@ export class StatelessStack extends Stack {
     this.keepAlive = keepAlive.schedule;
     this.keepAliveRole = keepAlive.role;
 
+    this.lifecycleEvents = new LifecycleEventStream(this, 'LifecycleEventStream', {
+      table: props.connectionTable,
+      tableKey: props.connectionTableKey,
+      consumer: this.handlers.events.function,
+      consumerRole: this.handlers.events.role,
+      eventBus: props.eventBus,
+    });
+
     this.grantLeastPrivilege(props);
 
     const metrics = new ConnectorMetrics(envName, Duration.minutes(config.alarmThresholds.periodMinutes));
@@ -180,6 +200,12 @@ export class StatelessStack extends Stack {
       api: this.api.httpApi,
       tables: { Flow: props.flowTable, Connection: props.connectionTable },
     });
+    this.alarms.watchDeadLetters(
+      'LifecycleEventsFailed',
+      this.lifecycleEvents.failedBatches,
+      RUNBOOK_ANCHORS.lifecycleEventsFailed,
+      "Lifecycle events of the connections table's stream could not be published to EventBridge before the records left the stream (24 h); the app missed them.",
+    );
     new ConnectorQueries(this, 'Queries', {
       envName,
       logGroups: Object.values(this.handlers).map((h) => h.logGroup),

@@ -7,11 +7,13 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   ListTablesCommand,
   ResourceInUseException,
   TransactionCanceledException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
@@ -227,6 +229,9 @@ async function createTable(client: DynamoDBClient, name: string, schema: TableSc
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: attributeDefinitions(schema),
         KeySchema: [{ AttributeName: schema.partitionKey, KeyType: 'HASH' }],
+        ...(schema.stream !== undefined
+          ? { StreamSpecification: { StreamEnabled: true, StreamViewType: schema.stream } }
+          : {}),
         ...(schema.indexes !== undefined && schema.indexes.length > 0
           ? {
               GlobalSecondaryIndexes: schema.indexes.map((index) => ({
@@ -248,6 +253,7 @@ async function createTable(client: DynamoDBClient, name: string, schema: TableSc
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    await enableStream(client, name, schema);
   }
   if (schema.timeToLiveAttribute === undefined) return;
   const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
@@ -256,6 +262,19 @@ async function createTable(client: DynamoDBClient, name: string, schema: TableSc
     new UpdateTimeToLiveCommand({
       TableName: name,
       TimeToLiveSpecification: { AttributeName: schema.timeToLiveAttribute, Enabled: true },
+    }),
+  );
+}
+
+/** A table made before the schema had a stream (an external DYNAMODB_ENDPOINT) gets one. */
+async function enableStream(client: DynamoDBClient, name: string, schema: TableSchema): Promise<void> {
+  if (schema.stream === undefined) return;
+  const described = await client.send(new DescribeTableCommand({ TableName: name }));
+  if (described.Table?.StreamSpecification?.StreamEnabled === true) return;
+  await client.send(
+    new UpdateTableCommand({
+      TableName: name,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: schema.stream },
     }),
   );
 }

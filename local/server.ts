@@ -41,6 +41,13 @@ import {
 import { ensureTables, LOCAL_AWS, observeRequests, startDynamoDbLocal } from './dynamodb-local';
 import type { RunningDynamoDb } from './dynamodb-local';
 import { startIntuitEmulator } from './intuit-emulator';
+import { startConnectionStreamReader } from './connection-stream-reader';
+import type { LifecycleEvent } from '../lambdas/core/lifecycle-events';
+import type { LifecycleEventPublisher } from '../lambdas/core/lifecycle-publishing';
+import { publishLifecycleEvents } from '../lambdas/core/lifecycle-publishing';
+import { deliverWebhookWithRetries } from '../lambdas/core/webhook-delivery';
+import { StandardWebhookSender } from '../lambdas/adapters/webhook-sender';
+import { sequencedChangesOf } from '../lambdas/handlers/event-factories';
 import type { EmulatorOptions, IntuitEmulator } from './intuit-emulator';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -73,7 +80,21 @@ export interface LocalStackOptions {
    * runKeepAlive). @default KEEP_ALIVE_INTERVAL_SECONDS, else 3600 s
    */
   readonly keepAliveIntervalMs?: number;
+  /**
+   * Reads the connections table's stream and publishes lifecycle events (log line, webhook). false
+   * leaves the stream unread, as a process that died right after its writes. @default true
+   */
+  readonly lifecycleEvents?: boolean;
+  /** Sees every lifecycle event this stack publishes (tests). */
+  readonly onLifecycleEvent?: (event: LifecycleEvent) => void;
+  /** Waits between webhook attempts; the last one given up after. @default WEBHOOK_BACKOFF_MS */
+  readonly webhookBackoffMs?: readonly number[];
 }
+
+/** Local webhook retries: 8 attempts over about four minutes (AWS retries for hours, from a queue). */
+export const WEBHOOK_BACKOFF_MS: readonly number[] = [
+  1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000,
+];
 
 export interface LocalStack {
   readonly url: string;
@@ -93,6 +114,8 @@ export interface LocalStack {
   readonly keepAliveIntervalMs: number;
   /** One keep-alive run now, as the schedule would start it. */
   runKeepAlive(): Promise<KeepAliveRunReport>;
+  /** The lifecycle events published so far, in order (at least once: a restart may repeat some). */
+  lifecycleEvents(): readonly LifecycleEvent[];
   close(): Promise<void>;
 }
 
@@ -247,6 +270,60 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       timer.unref();
       cleanups.push(async () => clearInterval(timer));
     }
+    const published: LifecycleEvent[] = [];
+    if (options.lifecycleEvents ?? true) {
+      const webhook = localWebhookSender(env);
+      const deliveries = new Set<Promise<boolean>>();
+      const pendingSleeps = new Set<() => void>();
+      let closing = false;
+      // Cut short by close(), so a delivery still retrying ends (abandoned) instead of holding the process.
+      const sleep = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(done, ms);
+          function done(): void {
+            clearTimeout(timer);
+            pendingSleeps.delete(done);
+            resolve();
+          }
+          pendingSleeps.add(done);
+        });
+      const publisher: LifecycleEventPublisher = {
+        publish: async (events) => {
+          for (const event of events) {
+            published.push(event);
+            options.onLifecycleEvent?.(event);
+            if (webhook === undefined) continue;
+            const delivery = deliverWebhookWithRetries(event, {
+              sender: webhook,
+              telemetry,
+              sleep,
+              backoffMs: options.webhookBackoffMs ?? WEBHOOK_BACKOFF_MS,
+              stopped: () => closing,
+            }).finally(() => deliveries.delete(delivery));
+            deliveries.add(delivery);
+          }
+          return events.map(() => true);
+        },
+      };
+      const reader = await startConnectionStreamReader({
+        endpoint: dynamoDbEndpoint,
+        tableName: tables.connection,
+        onBatch: async (records) =>
+          (await publishLifecycleEvents(sequencedChangesOf(records, Date.now()), { publisher, telemetry }))
+            .firstFailedSequenceNumber,
+        // The reader keeps polling, so a DynamoDB Local hiccup costs a retry, not the stream.
+        onError: (error) =>
+          process.stderr.write(
+            `lifecycle events: reading the connections stream failed (${error instanceof Error ? error.name : 'unknown'}: ${error instanceof Error ? error.message : String(error)}); retrying\n`,
+          ),
+      });
+      cleanups.push(async () => {
+        await reader.close();
+        closing = true;
+        for (const wake of [...pendingSleeps]) wake();
+        await Promise.all([...deliveries]);
+      });
+    }
     const apiKey = localApiKey(env);
     const pages: RenderSettings = renderSettingsOf(config);
     bound.routes = {
@@ -272,6 +349,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       apiKeyGenerated: (env['CONNECTOR_API_KEY'] ?? '') === '',
       keepAliveIntervalMs,
       runKeepAlive,
+      lifecycleEvents: () => [...published],
       connections: () => tokens.runtime().connections,
       close,
     };
@@ -282,7 +360,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 interface Routes {
-  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher'>, ApiHandler>>;
+  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher' | 'events'>, ApiHandler>>;
   /** sha256 of the app API's bearer key, compared in constant time. */
   readonly apiKeyDigest: Buffer;
   readonly pages: RenderSettings;
@@ -336,7 +414,7 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   } else {
     const { route, parameters } = matched;
     const name = route.handler;
-    if (name === 'refresher') throw new Error('the refresher has no route');
+    if (name === 'refresher' || name === 'events') throw new Error(`the ${name} function has no route`);
     const routeKey = `${route.method} ${route.path}`;
     const pathParameters = Object.fromEntries(
       Object.entries(parameters).map(([key, value]) => [key, safeDecode(value)]),
@@ -515,6 +593,19 @@ function localApiKey(env: Env): string {
   if (configured.length < 16 || /\s/.test(configured))
     throw new ConfigError(['CONNECTOR_API_KEY must be at least 16 characters without spaces']);
   return configured;
+}
+
+/** APP_WEBHOOK_URL with APP_WEBHOOK_SECRET (`whsec_` and base64, as `standardwebhooks` reads it), or no webhook. */
+function localWebhookSender(env: Env): StandardWebhookSender | undefined {
+  const url = env['APP_WEBHOOK_URL'] ?? '';
+  const secret = env['APP_WEBHOOK_SECRET'] ?? '';
+  if (url === '' && secret === '') return undefined;
+  if (url === '' || secret === '')
+    throw new ConfigError(['set both APP_WEBHOOK_URL and APP_WEBHOOK_SECRET, or neither (no webhook)']);
+  if (!/^https?:\/\//.test(url)) throw new ConfigError(['APP_WEBHOOK_URL must be an http(s) URL']);
+  if (!/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret.slice(6), 'base64').length < 24)
+    throw new ConfigError(['APP_WEBHOOK_SECRET must be whsec_ followed by at least 24 bytes in base64']);
+  return new StandardWebhookSender({ url, secret });
 }
 
 /** CONNECTOR_TOKEN_KEY (base64, 32 bytes) when set, else a key for this run only. */

@@ -23,6 +23,11 @@ export interface TableSchema {
   /** Attribute holding an epoch-seconds expiry that DynamoDB TTL uses for lazy cleanup only. */
   readonly timeToLiveAttribute?: string;
   readonly indexes?: readonly IndexSchema[];
+  /**
+   * A DynamoDB stream of every write, with the item before and after it: lifecycle events are
+   * derived from it (lambdas/core/lifecycle-events.ts). @default - no stream
+   */
+  readonly stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 /**
@@ -93,4 +98,5 @@ export const CONNECTION_INDEXES = {
 export const CONNECTION_TABLE: TableSchema = {
   partitionKey: 'realmId',
   indexes: Object.values(CONNECTION_INDEXES),
+  stream: 'NEW_AND_OLD_IMAGES',
 };

@@ -42,6 +42,11 @@ export const METRICS = {
   ConnectionsReconnectRequired: 'ConnectionsReconnectRequired',
   ConnectionsNearHardExpiry: 'ConnectionsNearHardExpiry',
   DisconnectConfirmed: 'DisconnectConfirmed',
+  LifecycleEventPublished: 'LifecycleEventPublished',
+  LifecycleEventNotPublished: 'LifecycleEventNotPublished',
+  WebhookDelivered: 'WebhookDelivered',
+  WebhookDeliveryFailed: 'WebhookDeliveryFailed',
+  WebhookDeliveryAbandoned: 'WebhookDeliveryAbandoned',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -325,6 +330,33 @@ export const LOG_CODES = {
     level: 'info',
     message: 'Idle connection refreshed by the keep-alive before its 100-day window closed',
     metrics: [M.KeepAliveRefreshed],
+  },
+  CONNECTION_EVENT: {
+    level: 'info',
+    message: 'Lifecycle event published (the message is its type)',
+    metrics: [M.LifecycleEventPublished],
+  },
+  CONNECTION_EVENT_NOT_PUBLISHED: {
+    level: 'error',
+    message:
+      'A lifecycle event was not accepted; its stream record and every later one are read again (nothing lost)',
+    metrics: [M.LifecycleEventNotPublished],
+  },
+  WEBHOOK_DELIVERED: {
+    level: 'info',
+    message: "Lifecycle event delivered to the app's webhook (2xx)",
+    metrics: [M.WebhookDelivered],
+  },
+  WEBHOOK_DELIVERY_FAILED: {
+    level: 'warn',
+    message:
+      "The app's webhook did not take a lifecycle event (non-2xx, timeout or no connection); retried with backoff",
+    metrics: [M.WebhookDeliveryFailed],
+  },
+  WEBHOOK_DELIVERY_ABANDONED: {
+    level: 'error',
+    message: "A lifecycle event was never taken by the app's webhook after every retry",
+    metrics: [M.WebhookDeliveryAbandoned],
   },
 } as const satisfies Record<string, LogCodeSpec>;
 

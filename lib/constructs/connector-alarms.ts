@@ -14,6 +14,7 @@ import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { METRICS } from '../../lambdas/core/telemetry-codes';
@@ -369,6 +370,20 @@ export class ConnectorAlarms extends Construct {
         `DynamoDB answered with system errors (HTTP 500) for the ${name} table.`,
       );
     }
+  }
+
+  /**
+   * An alarm on messages waiting in a dead-letter queue: any one is something a person must look
+   * at. The queue's metric is published every minute, so missing data is only a queue not yet used.
+   */
+  watchDeadLetters(name: string, queue: IQueue, anchor: RunbookAnchor, what: string): Alarm {
+    return this.add(
+      name,
+      queue.metricApproximateNumberOfMessagesVisible({ period: this.period, statistic: Stats.MAXIMUM }),
+      1,
+      anchor,
+      what,
+    );
   }
 
   private add(

@@ -1,5 +1,12 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { IndexSchema, KeyAttribute, TableSchema } from '../../lambdas/core/table-schema';
@@ -61,6 +68,7 @@ export class SchemaTable extends Construct {
         : { timeToLiveAttribute: props.schema.timeToLiveAttribute }),
       billingMode: BillingMode.PAY_PER_REQUEST,
       ...encryption,
+      ...(props.schema.stream === undefined ? {} : { stream: StreamViewType.NEW_AND_OLD_IMAGES }),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,

@@ -220,6 +220,7 @@ describe('alarms', () => {
         'ApiFunction.Ref',
         'CallbackFunction.Ref',
         'ConnectFunction.Ref',
+        'EventsFunction.Ref',
         'OutcomeFunction.Ref',
         'RefresherFunction.Ref',
       ]);
@@ -266,8 +267,8 @@ describe('alarms', () => {
       const topicRef = { Ref: logicalIdOf(c.stateless, c.stateless.alarms.topic) };
       const all = alarms(c);
       // Connector counts, the two gauges, the keep-alive heartbeat, Errors and Throttles per
-      // function, API 5xx, two per table.
-      expect(all).toHaveLength(16 + 2 + 1 + 2 * 5 + 1 + 2 * 2);
+      // function, API 5xx, two per table, the lifecycle events' failure queue.
+      expect(all).toHaveLength(16 + 2 + 1 + 2 * 6 + 1 + 2 * 2 + 1);
       for (const alarm of all) {
         const isGauge = GAUGE_METRICS.includes(alarm['MetricName'] as MetricName);
         const isHeartbeat = alarm['MetricName'] === 'Invocations';

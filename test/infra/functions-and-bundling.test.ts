@@ -150,6 +150,7 @@ describe('the functions', () => {
         ...(c.config.appReturnUrl === undefined ? [] : ['APP_RETURN_URL']),
         ...(c.config.appSuccessUrl === undefined ? [] : ['APP_SUCCESS_URL']),
         ...(c.config.appFailureUrl === undefined ? [] : ['APP_FAILURE_URL']),
+        ...(handler === 'events' ? ['EVENT_BUS_NAME'] : []),
       ];
       expect(Object.keys(env).sort()).toEqual(expected.sort());
       expect(env).toMatchObject({

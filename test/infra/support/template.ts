@@ -11,7 +11,7 @@ import {
 
 /** Every function of the connector, written out: the deployed set is the contract. */
 export type { HandlerName };
-export const HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome', 'api', 'refresher'];
+export const HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome', 'api', 'refresher', 'events'];
 /** The functions API Gateway invokes. */
 export const HTTP_HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome', 'api'];
 
