@@ -62,6 +62,11 @@ export interface ServiceConfig {
    * built-in pages (with `?outcome=failed|cancelled` and, for failures, `&ref=`). @default built-in pages
    */
   readonly appFailureUrl?: string;
+  /**
+   * A5, I1: /connect starts a flow only from a signed connect link; a plain /connect gets the
+   * "ask the app for a new link" page. @default false (CDK turns it on in prod)
+   */
+  readonly requireSignedConnectLinks?: boolean;
 }
 
 export interface ClientCredentials {
@@ -150,6 +155,9 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const appReturnUrl = appUrl('APP_RETURN_URL');
   const appSuccessUrl = appUrl('APP_SUCCESS_URL');
   const appFailureUrl = appUrl('APP_FAILURE_URL');
+  const requireSignedRaw = env['REQUIRE_SIGNED_CONNECT_LINKS'] ?? '';
+  if (!['', 'true', 'false'].includes(requireSignedRaw))
+    problems.push(`REQUIRE_SIGNED_CONNECT_LINKS must be "true" or "false", got "${requireSignedRaw}"`);
 
   const config: ServiceConfig = {
     appEnv: required('APP_ENV'),
@@ -180,6 +188,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     ...(appReturnUrl !== undefined ? { appReturnUrl } : {}),
     ...(appSuccessUrl !== undefined ? { appSuccessUrl } : {}),
     ...(appFailureUrl !== undefined ? { appFailureUrl } : {}),
+    requireSignedConnectLinks: requireSignedRaw === 'true',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
