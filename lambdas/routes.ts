@@ -92,7 +92,9 @@ export type RouteName =
   | 'getConnection'
   | 'listConnections'
   | 'deleteConnection'
-  | 'apiFallback';
+  | 'apiFallback'
+  | 'connectLinks'
+  | 'verifyConnectResult';
 
 export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
   connect: {
@@ -150,6 +152,20 @@ export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
     handler: 'api',
     kind: 'api',
     summary: 'any other path or method under /api/: a JSON 404 or 405',
+  },
+  connectLinks: {
+    method: 'POST',
+    path: '/api/connect-links',
+    handler: 'api',
+    kind: 'api',
+    summary: 'a signed, single-use /connect link for a tenant (`{"tenantId", "expiresInSeconds"?}`)',
+  },
+  verifyConnectResult: {
+    method: 'POST',
+    path: '/api/connect-results/verify',
+    handler: 'api',
+    kind: 'api',
+    summary: 'whether a query the app\'s success or failure URL received was signed by the connector',
   },
 };
 

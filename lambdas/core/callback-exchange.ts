@@ -133,6 +133,7 @@ export async function exchange(
     qboEnvironment: config.qboEnvironment,
     companyName: check.companyName,
     sealedTokens: sealed,
+    ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
   };
   return store(ctx, input, connection, { ...exchanged, companyCheckTid: check.intuitTid });
 }
@@ -191,13 +192,16 @@ async function failureOutcome(
   fields: Record<string, LogField>,
 ): Promise<FlowResult> {
   const recorded = await recordFailureBestEffort(ctx, input.codeHash, status, reason, fields);
-  if (recorded === undefined) return outcomeResult(ctx, 'failed', reference);
-  if (recorded === 'CONNECTED') return outcomeResult(ctx, 'connected', reference, input.realmId);
+  if (recorded === undefined) return outcomeResult(ctx, 'failed', reference, undefined, input.tenantId);
+  if (recorded === 'CONNECTED')
+    return outcomeResult(ctx, 'connected', reference, input.realmId, input.tenantId);
   // Ours, or an UNKNOWN a replay recorded when the lease passed: its reason is not ours then.
   return outcomeResult(
     ctx,
     outcomeOf({ status: recorded, reason: recorded === status ? reason : 'lease_expired' }),
     reference,
+    undefined,
+    input.tenantId,
   );
 }
 
@@ -223,8 +227,24 @@ async function store(
       attempts: STORE_ATTEMPTS,
     },
   );
+  if (result.kind === 'written' && result.value === 'bound-to-other-tenant') {
+    // B7: the company belongs to another tenant. Nothing was written; the tokens just obtained
+    // are dropped unused (never revoked: that could end the other tenant's connection).
+    ctx.deps.telemetry.record({
+      code: 'REALM_BOUND_TO_OTHER_TENANT',
+      fields: { ...fields, tenantId: input.tenantId },
+    });
+    return failureOutcome(
+      ctx,
+      input,
+      'FAILED',
+      'realm_bound_to_other_tenant',
+      String(fields['reference']),
+      fields,
+    );
+  }
   if (result.kind === 'written') {
-    return connected(ctx, {
+    return connected(ctx, input, {
       ...fields,
       storeAttempts: result.attempts,
       superseded: result.value === 'superseded',
@@ -243,7 +263,7 @@ async function store(
   // Recording the failure blocks a write still in flight (the code must be EXCHANGING to connect)
   // and tells whether an attempt landed after all.
   const status = await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'token_store_failed', fields);
-  if (status === 'CONNECTED') return connected(ctx, { ...fields, lateCommit: true });
+  if (status === 'CONNECTED') return connected(ctx, input, { ...fields, lateCommit: true });
   if (status !== undefined) return storeFailed(ctx, failure, reference);
   // Neither write answered: the tokens may be stored or not. Say nothing the ledger could
   // contradict; the finishing page's reloads read the ledger and converge on its outcome.
@@ -262,7 +282,7 @@ function storeFailed(ctx: CallbackContext, fields: Record<string, LogField>, ref
   return outcomeResult(ctx, 'failed', reference);
 }
 
-function connected(ctx: CallbackContext, fields: Record<string, LogField>): FlowResult {
+function connected(ctx: CallbackContext, input: ClaimedCode, fields: Record<string, LogField>): FlowResult {
   ctx.deps.telemetry.record({
     code: 'CALLBACK_CONNECTED',
     message:
@@ -271,7 +291,7 @@ function connected(ctx: CallbackContext, fields: Record<string, LogField>): Flow
         : 'Code exchanged once, company verified, tokens stored',
     fields,
   });
-  return outcomeResult(ctx, 'connected', String(fields['reference']), String(fields['realmId']));
+  return outcomeResult(ctx, 'connected', String(fields['reference']), String(fields['realmId']), input.tenantId);
 }
 
 /**

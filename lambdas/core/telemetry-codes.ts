@@ -41,6 +41,10 @@ export const METRICS = {
   KeepAliveRefreshed: 'KeepAliveRefreshed',
   ConnectionsReconnectRequired: 'ConnectionsReconnectRequired',
   ConnectionsNearHardExpiry: 'ConnectionsNearHardExpiry',
+  ConnectLinkIssued: 'ConnectLinkIssued',
+  ConnectLinkRefused: 'ConnectLinkRefused',
+  RealmBoundToOtherTenant: 'RealmBoundToOtherTenant',
+  ConnectResultRejected: 'ConnectResultRejected',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -307,6 +311,31 @@ export const LOG_CODES = {
     level: 'info',
     message: 'Idle connection refreshed by the keep-alive before its 100-day window closed',
     metrics: [M.KeepAliveRefreshed],
+  },
+  CONNECT_LINK_ISSUED: {
+    level: 'info',
+    message: 'Signed connect link issued for a tenant',
+    metrics: [M.ConnectLinkIssued],
+  },
+  CONNECT_LINK_REFUSED: {
+    level: 'warn',
+    message: 'Connect link refused (malformed, altered, expired, reused or missing); nobody sent to Intuit',
+    metrics: [M.ConnectLinkRefused],
+  },
+  REALM_BOUND_TO_OTHER_TENANT: {
+    level: 'warn',
+    message: 'Company already bound to another tenant; nothing stored, its connection untouched',
+    metrics: [M.RealmBoundToOtherTenant],
+  },
+  CONNECT_RESULT_REJECTED: {
+    level: 'warn',
+    message: "A redirect query the app asked about is not the connector's (altered, old or unsigned)",
+    metrics: [M.ConnectResultRejected],
+  },
+  REDIRECT_UNSIGNED: {
+    level: 'warn',
+    message: "The connect-link key could not be read; the redirect to the app carries no signature",
+    metrics: [],
   },
 } as const satisfies Record<string, LogCodeSpec>;
 

@@ -14,11 +14,13 @@ import {
 import { CipherUnavailableError, TokenDecryptionError } from '../../core/token-cipher';
 import type { TokenDependencies, TokenRuntime } from '../../core/runtime';
 import { MIN_VALID_SECONDS } from '../../core/token-budget';
+import { TENANT_ID_PATTERN } from '../../core/connect-links';
 import { TokenLifecycle } from '../../core/token-lifecycle';
 import type { RouteName } from '../../routes';
 import { matchRoute, ROUTES } from '../../routes';
 import type { HttpResponse } from '../web/http-responses';
 import { CONNECT_PATH } from '../web/paths';
+import { createConnectLink, verifyConnectResult } from './connect-links';
 import { disconnect } from './disconnect';
 import { apiError, jsonResponse, temporarilyUnavailable } from './json-responses';
 import { accessTokenView, connectionView } from './views';
@@ -38,7 +40,7 @@ export interface ApiRequest {
 /** A QuickBooks company id: digits only (Intuit's realmIds are 1 to 20 digits; 32 leaves room). */
 const REALM_ID = /^[0-9]{1,32}$/;
 /** The app's tenant ids (signed connect links use the same rule). */
-const TENANT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const TENANT_ID = TENANT_ID_PATTERN;
 /** The largest body the API reads: `{"minValidSeconds": N}` is a few dozen bytes. */
 const MAX_BODY_BYTES = 4096;
 const LIST_LIMIT = 100;
@@ -158,6 +160,14 @@ async function serve(
     }
     case 'deleteConnection':
       return disconnect(realmId, runtime, deps);
+    case 'connectLinks': {
+      const answer = await createConnectLink(request.body, request.caller, runtime, deps);
+      return 'invalid' in answer ? refuse(400, 'invalid_request', answer.invalid) : answer;
+    }
+    case 'verifyConnectResult': {
+      const answer = await verifyConnectResult(request.body, runtime, deps);
+      return 'invalid' in answer ? refuse(400, 'invalid_request', answer.invalid) : answer;
+    }
     case 'connect':
     case 'callback':
     case 'outcome':
