@@ -165,7 +165,7 @@ export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
     path: '/api/connect-results/verify',
     handler: 'api',
     kind: 'api',
-    summary: 'whether a query the app\'s success or failure URL received was signed by the connector',
+    summary: "whether a query the app's success or failure URL received was signed by the connector",
   },
 };
 

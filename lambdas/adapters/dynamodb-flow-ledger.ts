@@ -30,7 +30,14 @@ import type {
   NewFlow,
 } from '../core/flow-ledger';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
-import { claimTransactItems, codeKey, entryVersusClaim, nonceKey, stateKey, toLedgerEntry } from './ledger-items';
+import {
+  claimTransactItems,
+  codeKey,
+  entryVersusClaim,
+  nonceKey,
+  stateKey,
+  toLedgerEntry,
+} from './ledger-items';
 import { boundToOtherTenant, newConnectionUpdate } from './connection-item';
 import type { TokenEncrypter } from '../core/token-cipher';
 import { CipherUnavailableError } from '../core/token-cipher';
@@ -141,18 +148,12 @@ export class DynamoDbFlowLedger implements FlowLedger {
 
   async claimCode(claim: CodeClaim): Promise<ClaimResult> {
     for (let attempt = 1; ; attempt++) {
-      // I2: the flow's tenant is read alongside the claim (it never changes after /connect), so
-      // knowing it costs the callback no extra round trip in sequence.
-      const tenant = this.readFlowTenant(claim.stateHash);
-      tenant.catch(() => undefined);
       try {
         await this.client.send(
           new TransactWriteCommand({ TransactItems: claimTransactItems(this.flowTable, claim) }),
         );
-        const tenantId = await tenant;
-        return tenantId !== undefined ? { kind: 'claimed', tenantId } : { kind: 'claimed' };
+        return { kind: 'claimed' };
       } catch (error) {
-        if (error instanceof StorageUnavailableError) throw error;
         if (!(error instanceof TransactionCanceledException)) throw storageError('claimCode', error);
         const reasons = error.CancellationReasons ?? [];
         const decided = await this.explainCancelledClaim(claim, reasons);
@@ -174,8 +175,8 @@ export class DynamoDbFlowLedger implements FlowLedger {
     }
   }
 
-  private async readFlowTenant(stateHash: string): Promise<string | undefined> {
-    const result = await this.send('claimCode', () =>
+  async readFlowTenant(stateHash: string): Promise<string | undefined> {
+    const result = await this.send('readFlowTenant', () =>
       this.client.send(
         new GetCommand({
           TableName: this.flowTable,

@@ -34,7 +34,9 @@ export class SecretsManagerConnectLinkKeySource implements ConnectLinkKeySource 
   private derived: { readonly secret: string; readonly keys: ConnectLinkKeys } | undefined;
 
   constructor(private readonly options: SecretsManagerConnectLinkKeyOptions) {
-    this.provider = new SecretsProvider(options.client !== undefined ? { awsSdkV3Client: options.client } : {});
+    this.provider = new SecretsProvider(
+      options.client !== undefined ? { awsSdkV3Client: options.client } : {},
+    );
   }
 
   async get(): Promise<ConnectLinkKeys> {

@@ -22,6 +22,10 @@ import { STORE_WRITES_RESERVED, WRITE_WORST_MS } from './time-budget';
 import { writeWithRetry } from './write-retry';
 
 const STORE_ATTEMPTS = 3;
+
+type TenantRead =
+  | { readonly ok: true; readonly tenantId: string | undefined }
+  | { readonly ok: false; readonly error: unknown };
 /** What must still fit after the company check: the token store's writes and a failure record. */
 const STORE_RESERVE_MS = STORE_WRITES_RESERVED * WRITE_WORST_MS;
 /** The shortest company check worth making; the reserve before the exchange guarantees it fits. */
@@ -59,6 +63,16 @@ export async function exchange(
     reference,
   };
 
+  // I2: the flow's tenant is read while Intuit answers, so it adds no round trip in sequence.
+  const tenantRead: Promise<TenantRead> = runtime.ledger.readFlowTenant(input.stateHash).then(
+    (tenantId) => ({ ok: true, tenantId }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+  const withTenant = async (): Promise<ClaimedCode> => {
+    const read = await tenantRead;
+    return read.ok && read.tenantId !== undefined ? { ...input, tenantId: read.tenantId } : input;
+  };
+
   let tokens: TokenSet;
   let intuitTid: string | undefined;
   try {
@@ -85,7 +99,7 @@ export async function exchange(
     });
     // Keys rotated in Intuit's portal must work at once, not after the secret's cache expires.
     if (failure.kind === 'invalid_client') runtime.credentials.invalidate();
-    return failureOutcome(ctx, input, spec.status, spec.reason, reference, diagnostics);
+    return failureOutcome(ctx, await withTenant(), spec.status, spec.reason, reference, diagnostics);
   }
   // The grant's time is when Intuit answered, not after the check: D5 orders grants by it.
   const receivedAt = deps.clock();
@@ -108,7 +122,20 @@ export async function exchange(
     checkTimeoutMs,
   );
   const check = await runtime.companyInfo.checkCompany(input.realmId, tokens.accessToken, checkTimeoutMs);
-  if (check.kind !== 'verified') return companyNotVerified(ctx, input, check, exchanged);
+  if (check.kind !== 'verified') return companyNotVerified(ctx, await withTenant(), check, exchanged);
+  const tenant = await tenantRead;
+  if (!tenant.ok) {
+    // Without the tenant the connection could be stored unbound: store nothing, never revoke (C8).
+    const error = tenant.error;
+    if (!(error instanceof StorageUnavailableError)) throw error;
+    deps.telemetry.record({
+      code: 'STORAGE_UNAVAILABLE',
+      message: "The flow's tenant could not be read; nothing stored, the user may try again",
+      fields: { ...exchanged, operation: error.operation, awsError: error.awsErrorName },
+    });
+    return failureOutcome(ctx, input, 'FAILED', 'token_store_failed', reference, exchanged);
+  }
+  if (tenant.tenantId !== undefined) input = { ...input, tenantId: tenant.tenantId };
   const sealed = await sealing;
   if (sealed === undefined) {
     // Nothing can be stored unsealed: the tokens are dropped, never revoked (C8).
@@ -291,7 +318,13 @@ function connected(ctx: CallbackContext, input: ClaimedCode, fields: Record<stri
         : 'Code exchanged once, company verified, tokens stored',
     fields,
   });
-  return outcomeResult(ctx, 'connected', String(fields['reference']), String(fields['realmId']), input.tenantId);
+  return outcomeResult(
+    ctx,
+    'connected',
+    String(fields['reference']),
+    String(fields['realmId']),
+    input.tenantId,
+  );
 }
 
 /**

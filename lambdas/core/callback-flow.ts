@@ -195,12 +195,7 @@ async function claimAndExchange(ctx: CallbackContext, input: ClaimedCode): Promi
       // which the check above guarantees fits.
       const left = ctx.deadline - deps.clock() - afterExchangeMs;
       const exchangeTimeoutMs = Math.max(MIN_TOKEN_REQUEST_MS, Math.min(config.tokenRequestTimeoutMs, left));
-      return exchange(
-        ctx,
-        claim.tenantId !== undefined ? { ...input, tenantId: claim.tenantId } : input,
-        reference,
-        exchangeTimeoutMs,
-      );
+      return exchange(ctx, input, reference, exchangeTimeoutMs);
     }
   }
 }

@@ -30,7 +30,7 @@ export interface ClaimedCode {
   readonly realmId: string;
   readonly credentials: ClientCredentials;
   readonly flowAgeMs: number | undefined;
-  /** The app tenant the flow was started for (I2), read from the flow's record with the claim. */
+  /** The app tenant the flow was started for (I2), once read from the flow's record. */
   readonly tenantId?: string;
 }
 

@@ -76,8 +76,7 @@ export async function handleConnect(
     fields: {
       stateHashPrefix: hashPrefix(stateHash),
       qboEnvironment: config.qboEnvironment,
-      signedLink: check.link !== undefined,
-      tenantId: check.link?.tenantId,
+      ...(check.link !== undefined ? { signedLink: true, tenantId: check.link.tenantId } : {}),
     },
   });
   return {
@@ -95,7 +94,9 @@ async function checkLink(
 ): Promise<LinkCheck> {
   const parsed = parseConnectLink(rawQuery);
   if (parsed.kind === 'none')
-    return runtime.config.requireSignedConnectLinks === true ? { ok: false, reason: 'unsigned' } : { ok: true };
+    return runtime.config.requireSignedConnectLinks === true
+      ? { ok: false, reason: 'unsigned' }
+      : { ok: true };
   if (parsed.kind === 'malformed') return { ok: false, reason: 'malformed' };
   if (runtime.connectLinkKeys === undefined) return { ok: false, reason: 'no_key' };
   const keys = await runtime.connectLinkKeys.get();

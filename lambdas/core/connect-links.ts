@@ -127,7 +127,8 @@ export function verifyConnectLink(
   link: Extract<ParsedConnectLink, { kind: 'link' }>,
   nowMs: number,
 ): { readonly ok: true } | { readonly ok: false; readonly reason: 'bad_signature' | 'expired' } {
-  if (!macMatches(connectLinkSignature(keys, link.fields), link.sig)) return { ok: false, reason: 'bad_signature' };
+  if (!macMatches(connectLinkSignature(keys, link.fields), link.sig))
+    return { ok: false, reason: 'bad_signature' };
   if (link.fields.exp * 1000 <= nowMs) return { ok: false, reason: 'expired' };
   return { ok: true };
 }
@@ -142,9 +143,14 @@ export interface RedirectClaims {
 }
 
 function redirectCanonical(claims: RedirectClaims, ts: number): string {
-  return ['v1', claims.outcome, claims.realmId ?? '', claims.tenantId ?? '', claims.ref ?? '', String(ts)].join(
-    '\n',
-  );
+  return [
+    'v1',
+    claims.outcome,
+    claims.realmId ?? '',
+    claims.tenantId ?? '',
+    claims.ref ?? '',
+    String(ts),
+  ].join('\n');
 }
 
 /**
@@ -169,9 +175,14 @@ export function verifyRedirectQuery(
     const all = query.getAll(name);
     return all.length === 0 ? undefined : all.length === 1 ? (all[0] ?? null) : null;
   };
-  const [outcome, realmId, tenantId, ref, ts, sig] = ['outcome', 'realmId', 'tenantId', 'ref', 'ts', 'sig'].map(
-    single,
-  );
+  const [outcome, realmId, tenantId, ref, ts, sig] = [
+    'outcome',
+    'realmId',
+    'tenantId',
+    'ref',
+    'ts',
+    'sig',
+  ].map(single);
   if ([outcome, realmId, tenantId, ref, ts, sig].includes(null)) return { valid: false };
   if (ts === undefined || sig === undefined || ts === null || sig === null || !EPOCH_SECONDS.test(ts))
     return { valid: false };
@@ -180,7 +191,8 @@ export function verifyRedirectQuery(
     return { valid: false };
   const nowSeconds = Math.floor(nowMs / 1000);
   const age = nowSeconds - Number(ts);
-  if (age > REDIRECT_SIGNATURE_MAX_AGE_SECONDS || age < -REDIRECT_FUTURE_SKEW_SECONDS) return { valid: false };
+  if (age > REDIRECT_SIGNATURE_MAX_AGE_SECONDS || age < -REDIRECT_FUTURE_SKEW_SECONDS)
+    return { valid: false };
   const claims: RedirectClaims = {
     outcome: claimedOutcome,
     ...(realmId != null ? { realmId } : {}),

@@ -73,8 +73,7 @@ export interface CodeClaim {
 
 /** The result of the single claim round trip (C1): the winner, or why not, with the old entry. */
 export type ClaimResult =
-  /** `tenantId`: the tenant the flow was started for (I2), read with the claim. */
-  | { readonly kind: 'claimed'; readonly tenantId?: string }
+  | { readonly kind: 'claimed' }
   /** This code is already in the ledger for this state: a replay or a concurrent duplicate. */
   | { readonly kind: 'replay'; readonly entry: LedgerEntry }
   /** This code is in the ledger under another state: never exchange it again. */
@@ -102,6 +101,12 @@ export interface FlowLedger {
   claimCode(claim: CodeClaim): Promise<ClaimResult>;
   /** B4: consumes the state of a callback that carries `error` (the user cancelled). */
   cancelFlow(stateHash: string, now: number): Promise<CancelResult>;
+  /**
+   * I2: the app tenant the flow was started for (strongly consistent; undefined for a flow started
+   * without a signed link). It never changes after /connect, so the callback reads it while the
+   * code is being exchanged, off the critical path.
+   */
+  readFlowTenant(stateHash: string): Promise<string | undefined>;
   /** Strongly consistent read of a code's ledger entry. */
   readEntry(codeHash: string): Promise<LedgerEntry | undefined>;
   /**

@@ -334,7 +334,7 @@ export const LOG_CODES = {
   },
   REDIRECT_UNSIGNED: {
     level: 'warn',
-    message: "The connect-link key could not be read; the redirect to the app carries no signature",
+    message: 'The connect-link key could not be read; the redirect to the app carries no signature',
     metrics: [],
   },
 } as const satisfies Record<string, LogCodeSpec>;

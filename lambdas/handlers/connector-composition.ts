@@ -10,7 +10,9 @@ import type { TokenEncrypter } from '../core/token-cipher';
 import type { RuntimeParts } from './composition';
 import { baseRuntime } from './composition';
 
-export function connectorRuntime(parts: RuntimeParts & { readonly tokenEncrypter: TokenEncrypter }): ConnectorRuntime {
+export function connectorRuntime(
+  parts: RuntimeParts & { readonly tokenEncrypter: TokenEncrypter },
+): ConnectorRuntime {
   const { config } = parts;
   // One axios instance for both clients: the same settings, built once at init.
   const http = createIntuitHttp();

@@ -20,7 +20,14 @@ export type PageKind =
   | 'method-not-allowed';
 
 /** Outcome pages reachable at /outcome/{kind} after a 303 from the callback (E1). */
-export const OUTCOME_KINDS = ['connected', 'cancelled', 'expired', 'failed', 'unverified', 'other-account'] as const;
+export const OUTCOME_KINDS = [
+  'connected',
+  'cancelled',
+  'expired',
+  'failed',
+  'unverified',
+  'other-account',
+] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 export function isOutcomeKind(value: string): value is OutcomeKind {

@@ -108,7 +108,7 @@ export class InMemoryFlowLedger implements FlowLedger {
         reference: claim.reference,
         realmId: claim.realmId,
       });
-      return state.tenantId !== undefined ? { kind: 'claimed', tenantId: state.tenantId } : { kind: 'claimed' };
+      return { kind: 'claimed' };
     }
     if (existing !== undefined) {
       return existing.stateHash === claim.stateHash
@@ -138,6 +138,13 @@ export class InMemoryFlowLedger implements FlowLedger {
     if (state.status === 'CANCELLED') return 'already-cancelled';
     if (state.status === 'CONSUMED') return 'state-used';
     return 'state-expired';
+  }
+
+  async readFlowTenant(stateHash: string): Promise<string | undefined> {
+    await this.enter('readFlowTenant', [stateHash]);
+    const tenantId = this.states.get(stateHash)?.tenantId;
+    await this.gate();
+    return tenantId;
   }
 
   async readEntry(codeHash: string): Promise<LedgerEntry | undefined> {
