@@ -68,6 +68,7 @@ export function addConnectorStacks(
     connectionTableKey: stateful.connectionTableKey,
     tokenKey: stateful.tokenKey,
     credentialsSecret: stateful.credentialsSecret,
+    connectLinkKeySecret: stateful.connectLinkKeySecret,
   });
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -180,6 +180,18 @@ export interface EnvironmentConfig {
   readonly apiCallerExternalId?: string;
   /** How often the keep-alive refresher runs, minutes (15..1440). @default 60 */
   readonly keepAliveIntervalMinutes: number;
+  /**
+   * A5, I1: /connect starts a flow only from a signed connect link the app minted through
+   * `POST /api/connect-links`; a plain /connect is refused. Off lets the app send users to a plain
+   * /connect (its connections then belong to no tenant).
+   * @default - on for a production (`qboEnvironment: 'production'`) environment, off otherwise
+   */
+  readonly requireSignedConnectLinks?: boolean;
+}
+
+/** Whether an environment requires signed connect links, its default filled in. */
+export function requireSignedConnectLinksOf(config: EnvironmentConfig): boolean {
+  return config.requireSignedConnectLinks ?? config.qboEnvironment === 'production';
 }
 
 /** Scope for QuickBooks Online accounting data. */
@@ -251,6 +263,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
     },
     apiCallerPrincipals: [],
     keepAliveIntervalMinutes: 60,
+    requireSignedConnectLinks: false,
   },
   prod: {
     appName: 'QuickBooks Connector',
@@ -269,6 +282,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
     },
     apiCallerPrincipals: [],
     keepAliveIntervalMinutes: 60,
+    requireSignedConnectLinks: true,
   },
 };
 

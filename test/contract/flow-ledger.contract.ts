@@ -291,7 +291,7 @@ export function flowLedgerContract(name: string, subject: () => Promise<LedgerSu
       });
 
       it.each([
-        ['another tenant', 'tenant-b' as string | undefined],
+        ['another tenant', 'tenant-b'],
         ['a flow without a tenant', undefined],
       ])(
         'B7: %s cannot take a bound company: nothing written, the code still EXCHANGING',
