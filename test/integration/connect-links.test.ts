@@ -5,6 +5,9 @@
  * connection, the binding of a company to its tenant (B7) and its release on DELETE, and the
  * signed redirect to the app verified by the client.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ConnectorClient } from '../../client';
 import { deriveConnectLinkKeys, mintConnectLink } from '../../lambdas/core/connect-links';
 import { sha256Hex } from '../../lambdas/core/flow-identifiers';
@@ -278,5 +281,41 @@ describe('when signed links are required (A5)', () => {
     expect(text).not.toContain(LINK_KEY);
     expect(text).not.toContain(link.searchParams.get('sig') ?? 'unset');
     expect(text).not.toContain(link.searchParams.get('nonce') ?? 'unset');
+  });
+});
+
+describe('npm run connect-link -- --local', () => {
+  it('mints a link through the app API with the bearer key and prints only its URL on stdout', async () => {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(__dirname, '..', '..', 'bin', 'connect-link.ts'),
+        '--local',
+        '--url',
+        stack.url,
+        '--tenant',
+        'tenant-cli',
+      ],
+      { env: { ...process.env, CONNECTOR_API_KEY: stack.apiKey } },
+    );
+    const url = stdout.trim();
+    expect(new URL(url).searchParams.get('tenant')).toBe('tenant-cli');
+    expect(stderr).toMatch(/single use, until \d{4}-/);
+    expect((await open(url)).response.status).toBe(302);
+  });
+
+  it('exits 2 with the usage without --tenant', async () => {
+    const run = promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      join(__dirname, '..', '..', 'bin', 'connect-link.ts'),
+      '--local',
+    ]);
+    await expect(run).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('usage: npm run connect-link'),
+    });
   });
 });
