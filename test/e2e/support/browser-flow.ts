@@ -17,6 +17,8 @@ export const HEADING = {
   finishing: 'Finishing your connection…',
   notFound: 'Page not found',
   invalidRequest: 'This link is not valid',
+  otherAccount: 'This QuickBooks company is already connected to another account',
+  linkRefused: 'This connection link is not valid any more',
 } as const;
 
 /**
