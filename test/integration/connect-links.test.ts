@@ -210,6 +210,17 @@ describe('the tenant binding (B7)', () => {
     });
   });
 
+  it('B7: a plain /connect (no tenant) cannot take over a bound company either', async () => {
+    const realmId = freshRealm();
+    await connectAs('tenant-holder', realmId);
+    const before = await stack.openedConnection(realmId);
+    const { flow } = await open(`${stack.url}/connect`);
+    if (flow === undefined) throw new Error('a plain /connect is served here');
+    const callback = await get(await consent(stack.emulator, flow, 'allow', realmId), flow.cookie);
+    expect(new URL(callback.location ?? '').searchParams.get('outcome')).toBe('failed');
+    expect(await stack.openedConnection(realmId)).toEqual(before);
+  });
+
   it('B7/D5: the same tenant reconnecting replaces its tokens', async () => {
     const realmId = freshRealm();
     await connectAs('tenant-again', realmId);
