@@ -254,6 +254,7 @@ async function startConnector(
         claimCode: (claim) => ledger.claimCode(claim),
         cancelFlow: (stateHash, now) => ledger.cancelFlow(stateHash, now),
         readEntry: (codeHash) => ledger.readEntry(codeHash),
+        readFlowTenant: (stateHash) => ledger.readFlowTenant(stateHash),
         recordFailure: (codeHash, status, reason) => ledger.recordFailure(codeHash, status, reason),
         recordConnection: async (codeHash, connection) => {
           const written = await ledger.recordConnection(codeHash, connection);

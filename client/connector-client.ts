@@ -20,9 +20,13 @@ import {
   parseAccessToken,
   parseConnection,
   parseConnectionPage,
+  parseConnectLink,
+  parseConnectResult,
   parseReconnectRequired,
   readErrorBody,
   type AccessTokenResult,
+  type ConnectLink,
+  type ConnectResult,
   type Connection,
   type ConnectionPage,
 } from './responses';
@@ -99,6 +103,17 @@ export interface ListConnectionsOptions {
   /** The previous page's `cursor`, for the next page. */
   readonly cursor?: string;
 }
+
+/** Options of {@link ConnectorClient.createConnectLink}. */
+export interface CreateConnectLinkOptions {
+  /** The app's tenant (its user or organisation) the connection will belong to. */
+  readonly tenantId: string;
+  /** How long the link works, 60 to 3600 seconds. @default 300 */
+  readonly expiresInSeconds?: number;
+}
+
+/** The connector's rule for tenant ids. */
+const TENANT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /** The longest `minValidSeconds` the connector accepts: an access token lives 3600 s. */
 const MAX_MIN_VALID_SECONDS = 3300;
@@ -252,6 +267,56 @@ export class ConnectorClient {
     const answer = await this.#exchange({ method: 'DELETE', path: `/api/connections/${realmId}` });
     if (answer.status >= 200 && answer.status < 300) return true;
     if (answer.status === 404) return false;
+    throw failure(answer);
+  }
+
+  /**
+   * A signed, single-use link that starts a connection for one of the app's tenants: mint it for
+   * the signed-in user and send their browser to `url` at once. The connection the user makes is
+   * bound to `tenantId` (another tenant cannot take it over).
+   *
+   * @param options.tenantId - the app's tenant: 1 to 128 characters of A-Z a-z 0-9 . _ : @ -.
+   * @param options.expiresInSeconds - how long the link works, 60 to 3600. @default 300
+   * @throws {@link InvalidRequestError} for a tenantId or lifetime out of range, before any request.
+   * @throws {@link ConnectorApiError} (or a subclass) as for {@link ConnectorClient.getAccessToken}.
+   */
+  async createConnectLink(options: CreateConnectLinkOptions): Promise<ConnectLink> {
+    if (typeof options.tenantId !== 'string' || !TENANT_ID.test(options.tenantId)) {
+      throw refused('tenantId must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -.');
+    }
+    const { expiresInSeconds } = options;
+    if (
+      expiresInSeconds !== undefined &&
+      (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 60 || expiresInSeconds > 3600)
+    ) {
+      throw refused('expiresInSeconds must be a whole number of seconds from 60 to 3600.');
+    }
+    const answer = await this.#exchange({
+      method: 'POST',
+      path: '/api/connect-links',
+      body: { tenantId: options.tenantId, ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }) },
+    });
+    if (answer.status === 201) return parseConnectLink(answer.body, answer.status);
+    throw failure(answer);
+  }
+
+  /**
+   * Whether the query string the app's success or failure URL received was signed by the
+   * connector in the last 10 minutes; trust its `realmId` and `tenantId` only when `valid`.
+   *
+   * @param queryString - the query as received, with or without the leading `?`.
+   * @throws {@link ConnectorApiError} (or a subclass) as for {@link ConnectorClient.getAccessToken}.
+   */
+  async verifyConnectResult(queryString: string): Promise<ConnectResult> {
+    if (typeof queryString !== 'string' || queryString.length > 4096) {
+      throw refused('queryString must be the query string received, at most 4096 characters.');
+    }
+    const answer = await this.#exchange({
+      method: 'POST',
+      path: '/api/connect-results/verify',
+      body: { query: queryString },
+    });
+    if (answer.status === 200) return parseConnectResult(answer.body, answer.status);
     throw failure(answer);
   }
 

@@ -6,6 +6,7 @@ export {
   ConnectorClient,
   type AccessTokenOptions,
   type ConnectorClientOptions,
+  type CreateConnectLinkOptions,
   type ListConnectionsOptions,
   type RetryOptions,
 } from './connector-client';
@@ -16,6 +17,8 @@ export type {
   Connection,
   ConnectionPage,
   ConnectionStatus,
+  ConnectLink,
+  ConnectResult,
   QboEnvironment,
   ReconnectReason,
   ReconnectRequired,

@@ -208,3 +208,49 @@ export function readErrorBody(body: unknown): { code: string | undefined; messag
   const raw = body['message'] ?? body['Message'];
   return { code, message: typeof raw === 'string' ? raw : undefined };
 }
+
+/** A signed, single-use link to the connector's /connect for one of the app's tenants. */
+export interface ConnectLink {
+  /** Send the user's browser here at once; it works once, until `expiresAt`. */
+  readonly url: string;
+  readonly expiresAt: Date;
+}
+
+/** Checks a 201 answer of `POST /api/connect-links`. */
+export function parseConnectLink(body: unknown, status: number): ConnectLink {
+  if (!isObject(body)) throw malformed('connect-link', status, 'body');
+  const read = new FieldReader(body, 'connect-link', status);
+  return { url: read.string('url'), expiresAt: read.date('expiresAt') };
+}
+
+/**
+ * What the connector says about the query the app's success or failure URL received: signed by
+ * it within the last 10 minutes (`valid: true`, with what it signed), or not (`valid: false`).
+ */
+export type ConnectResult =
+  | {
+      readonly valid: true;
+      readonly outcome: 'connected' | 'failed' | 'cancelled';
+      readonly realmId?: string;
+      readonly tenantId?: string;
+      /** The failure's reference, for support. */
+      readonly ref?: string;
+    }
+  | { readonly valid: false };
+
+const CONNECT_OUTCOMES = ['connected', 'failed', 'cancelled'] as const;
+
+/** Checks a 200 answer of `POST /api/connect-results/verify`. */
+export function parseConnectResult(body: unknown, status: number): ConnectResult {
+  if (!isObject(body) || typeof body['valid'] !== 'boolean')
+    throw malformed('connect-result', status, 'valid');
+  if (!body['valid']) return { valid: false };
+  const read = new FieldReader(body, 'connect-result', status);
+  return {
+    valid: true,
+    outcome: read.oneOf<(typeof CONNECT_OUTCOMES)[number]>('outcome', CONNECT_OUTCOMES),
+    ...present('realmId', read.optionalString('realmId')),
+    ...present('tenantId', read.optionalString('tenantId')),
+    ...present('ref', read.optionalString('ref')),
+  };
+}

@@ -109,7 +109,9 @@ export type RouteName =
   | 'getConnection'
   | 'listConnections'
   | 'deleteConnection'
-  | 'apiFallback';
+  | 'apiFallback'
+  | 'connectLinks'
+  | 'verifyConnectResult';
 
 export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
   connect: {
@@ -186,6 +188,20 @@ export const ROUTES: Readonly<Record<RouteName, RouteSpec>> = {
     kind: 'api',
     summary:
       "the app's token API (access tokens refreshed single-flight, connections, disconnect) and the Disconnect URL's page, which asks Intuit through the same refresh",
+  },
+  connectLinks: {
+    method: 'POST',
+    path: '/api/connect-links',
+    handler: 'api',
+    kind: 'api',
+    summary: 'a signed, single-use /connect link for a tenant (`{"tenantId", "expiresInSeconds"?}`)',
+  },
+  verifyConnectResult: {
+    method: 'POST',
+    path: '/api/connect-results/verify',
+    handler: 'api',
+    kind: 'api',
+    summary: "whether a query the app's success or failure URL received was signed by the connector",
   },
 };
 

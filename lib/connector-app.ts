@@ -69,6 +69,7 @@ export function addConnectorStacks(
     tokenKey: stateful.tokenKey,
     credentialsSecret: stateful.credentialsSecret,
     eventBus: stateful.eventBus,
+    connectLinkKeySecret: stateful.connectLinkKeySecret,
   });
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

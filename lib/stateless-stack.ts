@@ -7,7 +7,12 @@ import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE, SERVICE_NAME } from '../lambdas/core/telemetry-codes';
-import { companyCheckTimeoutMsOf, qboApiBaseUrlOf, type EnvironmentConfig } from './config/environments';
+import {
+  companyCheckTimeoutMsOf,
+  qboApiBaseUrlOf,
+  requireSignedConnectLinksOf,
+  type EnvironmentConfig,
+} from './config/environments';
 import { CONNECTION_INDEXES } from '../lambdas/core/table-schema';
 import {
   FUNCTIONS,
@@ -41,7 +46,15 @@ export interface StatelessStackProps extends StackProps {
   readonly credentialsSecret: Secret;
   /** Where the lifecycle events go. */
   readonly eventBus: EventBus;
+  /** The connect-link key (A5, I1); only connect, callback and the app API may read it. */
+  readonly connectLinkKeySecret: Secret;
 }
+
+/**
+ * The functions that read the connect-link key: connect verifies links, the callback signs its
+ * redirects to the app, the app API mints links and verifies redirects (docs/security.md I1).
+ */
+const CONNECT_LINK_KEY_READERS: readonly HandlerName[] = ['connect', 'callback', 'api'];
 
 /** The construct id of a registry function in this stack (also its alarms' and widgets' name). */
 function functionIdOf(name: HandlerName): string {
@@ -102,10 +115,12 @@ export class StatelessStack extends Stack {
       ...(config.appReturnUrl === undefined ? {} : { APP_RETURN_URL: config.appReturnUrl }),
       ...(config.appSuccessUrl === undefined ? {} : { APP_SUCCESS_URL: config.appSuccessUrl }),
       ...(config.appFailureUrl === undefined ? {} : { APP_FAILURE_URL: config.appFailureUrl }),
+      ...(config.appReconnectUrl === undefined ? {} : { APP_RECONNECT_URL: config.appReconnectUrl }),
       FLOW_TTL_SECONDS: String(config.flowTtlSeconds),
       TOKEN_REQUEST_TIMEOUT_MS: String(config.tokenRequestTimeoutMs),
       COMPANY_CHECK_TIMEOUT_MS: String(companyCheckTimeoutMsOf(config)),
       QBO_API_BASE_URL: qboApiBaseUrlOf(config),
+      REQUIRE_SIGNED_CONNECT_LINKS: String(requireSignedConnectLinksOf(config)),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -127,10 +142,13 @@ export class StatelessStack extends Stack {
         description: `QBO connector (${envName}): ${serves}`.slice(0, 256),
         timeout: Duration.seconds(timeoutSeconds),
         memorySize: 256,
-        environment:
-          trigger === 'stream'
-            ? { ...environment, EVENT_BUS_NAME: props.eventBus.eventBusName }
-            : environment,
+        environment: {
+          ...environment,
+          ...(trigger === 'stream' ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
+          ...(CONNECT_LINK_KEY_READERS.includes(name)
+            ? { CONNECT_LINK_KEY_SECRET_ID: props.connectLinkKeySecret.secretArn }
+            : {}),
+        },
         logRetention: config.logRetention,
         logRemovalPolicy,
         projectRoot: PROJECT_ROOT,
@@ -270,9 +288,13 @@ export class StatelessStack extends Stack {
     // caller's permission; nothing encrypts with it directly.
     const useTableKey = ['kms:Decrypt', 'kms:DescribeKey'];
 
+    const linkKey = [props.connectLinkKeySecret.secretArn];
+
     const connect = this.handlers.connect.role;
+    // A flow, and with a signed link its nonce, in one TransactWriteItems of two Puts (I1).
     allow(connect, ['dynamodb:PutItem'], flowTable);
     allow(connect, readSecret, secret);
+    allow(connect, readSecret, linkKey);
 
     const callback = this.handlers.callback.role;
     // The claim and the state consumption are one TransactWriteItems, which is authorised per item
@@ -286,6 +308,8 @@ export class StatelessStack extends Stack {
     // It encrypts the tokens of the first exchange (a data key per item) and can never read them back.
     allow(callback, ['kms:GenerateDataKey'], tokenKey);
     allow(callback, readSecret, secret);
+    // It signs its redirects to the app with a key derived from the connect-link key.
+    allow(callback, readSecret, linkKey);
 
     // The token API reads a connection, refreshes it under a lease (conditional updates), lists a
     // tenant's connections from its index, and disconnects by an update that keeps the record.
@@ -295,6 +319,8 @@ export class StatelessStack extends Stack {
     allow(api, useTableKey, tableKey);
     allow(api, ['kms:Decrypt', 'kms:GenerateDataKey'], tokenKey);
     allow(api, readSecret, secret);
+    // It mints connect links and verifies the redirects the app received.
+    allow(api, readSecret, linkKey);
 
     // The refresher reads only the due and the counted connections from their indexes, then each
     // connection it refreshes, as the token API does.

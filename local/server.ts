@@ -31,6 +31,8 @@ import type { RenderSettings } from '../lambdas/handlers/web/render';
 import { renderSettingsOf } from '../lambdas/handlers/web/render';
 import { createPowertoolsTelemetry } from '../lambdas/adapters/powertools-telemetry';
 import { StaticCredentialsSource } from '../lambdas/adapters/secrets-manager-credentials';
+import { StaticConnectLinkKeySource } from '../lambdas/adapters/secrets-manager-connect-link-key';
+import { connectLinkSecretBytes } from '../lambdas/core/connect-links';
 import type { ApiHandler } from '../lambdas/handlers/api-gateway';
 import { toApiGatewayResult } from '../lambdas/handlers/api-gateway';
 import {
@@ -228,11 +230,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The same Encryption SDK path as in AWS, with a local wrapping key in place of KMS (H3). DynamoDB
     // Local keeps nothing between runs, so a key per run is enough unless CONNECTOR_TOKEN_KEY is set.
     const tokenCipher = localTokenCipher({ key: localTokenKey(env), environment: config.appEnv });
+    // CONNECT_LINK_KEY when set, else a key for this run: links minted by this run work in it only.
+    const connectLinkKeys = new StaticConnectLinkKeySource(localConnectLinkKey(env));
     const runtime = connectorRuntime({
       config,
       credentials: runtimeCredentials,
       tokenEncrypter: tokenCipher,
       documentClient,
+      connectLinkKeys,
       ...(options.wrapLedger !== undefined ? { wrapLedger: options.wrapLedger } : {}),
     });
 
@@ -252,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           credentials: runtimeCredentials,
           documentClient,
           tokenCipher,
+          connectLinkKeys,
           ...(options.wrapStore !== undefined ? { wrapStore: options.wrapStore } : {}),
         }),
       ),
@@ -615,4 +621,13 @@ function localTokenKey(env: Env): Uint8Array {
   const key = Buffer.from(raw, 'base64');
   if (key.length !== 32) throw new ConfigError(['CONNECTOR_TOKEN_KEY must be 32 bytes, base64-encoded']);
   return key;
+}
+
+/** CONNECT_LINK_KEY (at least 32 characters) when set, else 32 random bytes for this run only. */
+function localConnectLinkKey(env: Env): Uint8Array {
+  const raw = env['CONNECT_LINK_KEY'];
+  if (raw === undefined || raw === '') return randomBytes(32);
+  const bytes = connectLinkSecretBytes(raw, 'CONNECT_LINK_KEY');
+  if (typeof bytes === 'string') throw new ConfigError([bytes]);
+  return bytes;
 }

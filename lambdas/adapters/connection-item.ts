@@ -57,7 +57,8 @@ export function refreshDueAt(expiry: TokenExpiry): number {
 }
 
 /**
- * D5: stores a verified connection unless a newer grant is stored already. Items written before
+ * D5: stores a verified connection unless a newer grant is stored already; B7: unless the company
+ * is bound to another tenant. Items written before
  * `grantedAt` existed carried their grant time in `version`; they are compared on it once, and the
  * write gives them both fields.
  */
@@ -92,8 +93,13 @@ export function newConnectionUpdate(connection: NewConnection, sealed: Uint8Arra
   ];
   return {
     UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
-    ConditionExpression:
-      'attribute_not_exists(#realm) OR grantedAt < :grantedAt OR (attribute_not_exists(grantedAt) AND #version < :grantedAt)',
+    // B7: a company bound to a tenant takes tokens only from a flow of that tenant; a flow without
+    // a tenant (a plain /connect) cannot take over a bound company either.
+    ConditionExpression: `(attribute_not_exists(#realm) OR grantedAt < :grantedAt OR (attribute_not_exists(grantedAt) AND #version < :grantedAt)) AND ${
+      connection.tenantId !== undefined
+        ? '(attribute_not_exists(tenantId) OR tenantId = :tenantId)'
+        : 'attribute_not_exists(tenantId)'
+    }`,
     ExpressionAttributeNames: { '#realm': REALM, '#status': 'status', '#version': 'version' },
     ExpressionAttributeValues: values,
   };
@@ -209,4 +215,13 @@ export function fromConnectionItem(item: Record<string, unknown>, secrets?: Toke
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/**
+ * B7: whether a connection item that refused a write is bound to a tenant other than the writer's
+ * (the condition's other half, D5, means "superseded").
+ */
+export function boundToOtherTenant(item: Record<string, unknown>, tenantId: string | undefined): boolean {
+  const bound = item['tenantId'];
+  return typeof bound === 'string' && bound !== tenantId;
 }

@@ -142,11 +142,12 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   ): Promise<FencedWrite> {
     // The tokens are dead: they leave the item, and with them its place in the keep-alive indexes.
     return this.fenced('markReconnectRequired', realmId, expectedVersion, {
-      UpdateExpression: `SET #status = :reconnect, reconnectReason = :reason, #version = #version + :one REMOVE ${[...TOKEN_ATTRIBUTES, 'leaseHolder', 'leaseUntil'].join(', ')}`,
+      UpdateExpression: `SET #status = :reconnect, reconnectReason = :reason, #version = #version + :one REMOVE ${[...TOKEN_ATTRIBUTES, 'leaseHolder', 'leaseUntil', 'tenantId'].join(', ')}`,
       ExpressionAttributeValues: { ':reconnect': 'RECONNECT_REQUIRED', ':reason': reason },
     });
   }
 
+  /** Also releases the company's tenant binding (B7): another tenant may connect it afterwards. */
   async markDisconnected(realmId: string, now: number): Promise<DisconnectResult> {
     let before: Record<string, unknown>;
     try {
@@ -155,7 +156,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
           TableName: this.table,
           Key: { [REALM]: realmId },
           ConditionExpression: 'attribute_exists(#realm)',
-          UpdateExpression: `SET #status = :disconnected, reconnectReason = :reason, disconnectedAt = :now, #version = if_not_exists(#version, :zero) + :one REMOVE ${[...TOKEN_ATTRIBUTES, 'leaseHolder', 'leaseUntil'].join(', ')}`,
+          UpdateExpression: `SET #status = :disconnected, reconnectReason = :reason, disconnectedAt = :now, #version = if_not_exists(#version, :zero) + :one REMOVE ${[...TOKEN_ATTRIBUTES, 'leaseHolder', 'leaseUntil', 'tenantId'].join(', ')}`,
           ExpressionAttributeNames: { '#realm': REALM, '#status': 'status', '#version': 'version' },
           ExpressionAttributeValues: {
             ':disconnected': 'DISCONNECTED',

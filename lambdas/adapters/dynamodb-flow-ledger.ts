@@ -22,6 +22,7 @@ import type {
   ClaimResult,
   CodeClaim,
   ConnectionWrite,
+  CreateFlowResult,
   FailureReason,
   FlowLedger,
   LedgerEntry,
@@ -29,8 +30,15 @@ import type {
   NewFlow,
 } from '../core/flow-ledger';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../core/table-schema';
-import { claimTransactItems, codeKey, entryVersusClaim, stateKey, toLedgerEntry } from './ledger-items';
-import { newConnectionUpdate } from './connection-item';
+import {
+  claimTransactItems,
+  codeKey,
+  entryVersusClaim,
+  nonceKey,
+  stateKey,
+  toLedgerEntry,
+} from './ledger-items';
+import { boundToOtherTenant, newConnectionUpdate } from './connection-item';
 import type { TokenEncrypter } from '../core/token-cipher';
 import { CipherUnavailableError } from '../core/token-cipher';
 import { storageError } from './dynamodb-errors';
@@ -87,23 +95,55 @@ export class DynamoDbFlowLedger implements FlowLedger {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async createFlow(flow: NewFlow): Promise<void> {
-    await this.send('createFlow', () =>
-      this.client.send(
-        new PutCommand({
-          TableName: this.flowTable,
-          Item: {
-            [PK]: stateKey(flow.stateHash),
-            status: 'PENDING' satisfies StateStatus,
-            createdAt: flow.createdAt,
-            expiresAt: flow.expiresAt,
-            [TTL]: Math.ceil(flow.expiresAt / 1000) + UNUSED_STATE_RETENTION_SECONDS,
-          },
-          // A 256-bit random state never collides; the condition makes that an invariant, not a hope.
-          ConditionExpression: `attribute_not_exists(${PK})`,
+  async createFlow(flow: NewFlow): Promise<CreateFlowResult> {
+    const state = {
+      TableName: this.flowTable,
+      Item: {
+        [PK]: stateKey(flow.stateHash),
+        status: 'PENDING' satisfies StateStatus,
+        createdAt: flow.createdAt,
+        expiresAt: flow.expiresAt,
+        // I2: the tenant lives here, server side; the browser and Intuit only ever see the state.
+        ...(flow.tenantId !== undefined ? { tenantId: flow.tenantId } : {}),
+        [TTL]: Math.ceil(flow.expiresAt / 1000) + UNUSED_STATE_RETENTION_SECONDS,
+      },
+      // A 256-bit random state never collides; the condition makes that an invariant, not a hope.
+      ConditionExpression: `attribute_not_exists(${PK})`,
+    };
+    const nonce = flow.nonce;
+    if (nonce === undefined) {
+      await this.send('createFlow', () => this.client.send(new PutCommand(state)));
+      return 'created';
+    }
+    try {
+      // I1: the link's nonce and the flow in one transaction: a link starts one flow, or none.
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.flowTable,
+                Item: {
+                  [PK]: nonceKey(nonce.hash),
+                  stateHash: flow.stateHash,
+                  usedAt: flow.createdAt,
+                  // Kept past the link's expiry: after it, the expiry check refuses the link anyway.
+                  [TTL]: Math.ceil(nonce.expiresAt / 1000) + UNUSED_STATE_RETENTION_SECONDS,
+                },
+                ConditionExpression: `attribute_not_exists(${PK})`,
+              },
+            },
+            { Put: state },
+          ],
         }),
-      ),
-    );
+      );
+      return 'created';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw storageError('createFlow', error);
+      const [nonceReason] = error.CancellationReasons ?? [];
+      if (nonceReason?.Code === 'ConditionalCheckFailed') return 'nonce-used';
+      throw storageError('createFlow', error);
+    }
   }
 
   async claimCode(claim: CodeClaim): Promise<ClaimResult> {
@@ -133,6 +173,21 @@ export class DynamoDbFlowLedger implements FlowLedger {
         if (entry !== undefined) return entryVersusClaim(entry, claim);
       }
     }
+  }
+
+  async readFlowTenant(stateHash: string): Promise<string | undefined> {
+    const result = await this.send('readFlowTenant', () =>
+      this.client.send(
+        new GetCommand({
+          TableName: this.flowTable,
+          Key: { [PK]: stateKey(stateHash) },
+          ProjectionExpression: 'tenantId',
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const tenantId: unknown = result.Item?.['tenantId'];
+    return typeof tenantId === 'string' ? tenantId : undefined;
   }
 
   private async explainCancelledClaim(
@@ -239,6 +294,8 @@ export class DynamoDbFlowLedger implements FlowLedger {
                 TableName: this.connectionTable,
                 Key: { [REALM]: connection.realmId },
                 ...newConnectionUpdate(connection, sealed),
+                // B7 versus D5: the refused item tells which half of the condition failed.
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
             {
@@ -258,6 +315,11 @@ export class DynamoDbFlowLedger implements FlowLedger {
         throw new LeaseLostError();
       }
       if (connectionReason?.Code === 'ConditionalCheckFailed') {
+        if (
+          connectionReason.Item !== undefined &&
+          boundToOtherTenant(unmarshall(connectionReason.Item), connection.tenantId)
+        )
+          return 'bound-to-other-tenant';
         // A newer connection for this company is already stored: keep it, and record this code's
         // outcome as connected (the company is connected; these older tokens are simply dropped).
         await this.markConnected(codeHash);

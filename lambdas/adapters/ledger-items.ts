@@ -54,6 +54,10 @@ export function stateKey(stateHash: string): string {
 export function codeKey(codeHash: string): string {
   return `CODE#${codeHash}`;
 }
+/** A consumed connect-link nonce (I1), keyed by its SHA-256. */
+export function nonceKey(nonceHash: string): string {
+  return `NONCE#${nonceHash}`;
+}
 
 export function entryVersusClaim(entry: LedgerEntry, claim: CodeClaim): ClaimResult {
   return entry.stateHash === claim.stateHash ? { kind: 'replay', entry } : { kind: 'code-reused' };

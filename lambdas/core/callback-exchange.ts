@@ -22,6 +22,10 @@ import { STORE_WRITES_RESERVED, WRITE_WORST_MS } from './time-budget';
 import { writeWithRetry } from './write-retry';
 
 const STORE_ATTEMPTS = 3;
+
+type TenantRead =
+  | { readonly ok: true; readonly tenantId: string | undefined }
+  | { readonly ok: false; readonly error: unknown };
 /** What must still fit after the company check: the token store's writes and a failure record. */
 const STORE_RESERVE_MS = STORE_WRITES_RESERVED * WRITE_WORST_MS;
 /** The shortest company check worth making; the reserve before the exchange guarantees it fits. */
@@ -59,6 +63,16 @@ export async function exchange(
     reference,
   };
 
+  // I2: the flow's tenant is read while Intuit answers, so it adds no round trip in sequence.
+  const tenantRead: Promise<TenantRead> = runtime.ledger.readFlowTenant(input.stateHash).then(
+    (tenantId) => ({ ok: true, tenantId }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+  const withTenant = async (): Promise<ClaimedCode> => {
+    const read = await tenantRead;
+    return read.ok && read.tenantId !== undefined ? { ...input, tenantId: read.tenantId } : input;
+  };
+
   let tokens: TokenSet;
   let intuitTid: string | undefined;
   try {
@@ -85,7 +99,7 @@ export async function exchange(
     });
     // Keys rotated in Intuit's portal must work at once, not after the secret's cache expires.
     if (failure.kind === 'invalid_client') runtime.credentials.invalidate();
-    return failureOutcome(ctx, input, spec.status, spec.reason, reference, diagnostics);
+    return failureOutcome(ctx, await withTenant(), spec.status, spec.reason, reference, diagnostics);
   }
   // The grant's time is when Intuit answered, not after the check: D5 orders grants by it.
   const receivedAt = deps.clock();
@@ -108,7 +122,20 @@ export async function exchange(
     checkTimeoutMs,
   );
   const check = await runtime.companyInfo.checkCompany(input.realmId, tokens.accessToken, checkTimeoutMs);
-  if (check.kind !== 'verified') return companyNotVerified(ctx, input, check, exchanged);
+  if (check.kind !== 'verified') return companyNotVerified(ctx, await withTenant(), check, exchanged);
+  const tenant = await tenantRead;
+  if (!tenant.ok) {
+    // Without the tenant the connection could be stored unbound: store nothing, never revoke (C8).
+    const error = tenant.error;
+    if (!(error instanceof StorageUnavailableError)) throw error;
+    deps.telemetry.record({
+      code: 'STORAGE_UNAVAILABLE',
+      message: "The flow's tenant could not be read; nothing stored, the user may try again",
+      fields: { ...exchanged, operation: error.operation, awsError: error.awsErrorName },
+    });
+    return failureOutcome(ctx, input, 'FAILED', 'token_store_failed', reference, exchanged);
+  }
+  if (tenant.tenantId !== undefined) input = { ...input, tenantId: tenant.tenantId };
   const sealed = await sealing;
   if (sealed === undefined) {
     // Nothing can be stored unsealed: the tokens are dropped, never revoked (C8).
@@ -133,6 +160,7 @@ export async function exchange(
     qboEnvironment: config.qboEnvironment,
     companyName: check.companyName,
     sealedTokens: sealed,
+    ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
   };
   return store(ctx, input, connection, { ...exchanged, companyCheckTid: check.intuitTid });
 }
@@ -191,13 +219,16 @@ async function failureOutcome(
   fields: Record<string, LogField>,
 ): Promise<FlowResult> {
   const recorded = await recordFailureBestEffort(ctx, input.codeHash, status, reason, fields);
-  if (recorded === undefined) return outcomeResult(ctx, 'failed', reference);
-  if (recorded === 'CONNECTED') return outcomeResult(ctx, 'connected', reference, input.realmId);
+  if (recorded === undefined) return outcomeResult(ctx, 'failed', reference, undefined, input.tenantId);
+  if (recorded === 'CONNECTED')
+    return outcomeResult(ctx, 'connected', reference, input.realmId, input.tenantId);
   // Ours, or an UNKNOWN a replay recorded when the lease passed: its reason is not ours then.
   return outcomeResult(
     ctx,
     outcomeOf({ status: recorded, reason: recorded === status ? reason : 'lease_expired' }),
     reference,
+    undefined,
+    input.tenantId,
   );
 }
 
@@ -223,8 +254,24 @@ async function store(
       attempts: STORE_ATTEMPTS,
     },
   );
+  if (result.kind === 'written' && result.value === 'bound-to-other-tenant') {
+    // B7: the company belongs to another tenant. Nothing was written; the tokens just obtained
+    // are dropped unused (never revoked: that could end the other tenant's connection).
+    ctx.deps.telemetry.record({
+      code: 'REALM_BOUND_TO_OTHER_TENANT',
+      fields: { ...fields, tenantId: input.tenantId },
+    });
+    return failureOutcome(
+      ctx,
+      input,
+      'FAILED',
+      'realm_bound_to_other_tenant',
+      String(fields['reference']),
+      fields,
+    );
+  }
   if (result.kind === 'written') {
-    return connected(ctx, {
+    return connected(ctx, input, {
       ...fields,
       storeAttempts: result.attempts,
       superseded: result.value === 'superseded',
@@ -243,7 +290,7 @@ async function store(
   // Recording the failure blocks a write still in flight (the code must be EXCHANGING to connect)
   // and tells whether an attempt landed after all.
   const status = await recordFailureBestEffort(ctx, input.codeHash, 'FAILED', 'token_store_failed', fields);
-  if (status === 'CONNECTED') return connected(ctx, { ...fields, lateCommit: true });
+  if (status === 'CONNECTED') return connected(ctx, input, { ...fields, lateCommit: true });
   if (status !== undefined) return storeFailed(ctx, failure, reference);
   // Neither write answered: the tokens may be stored or not. Say nothing the ledger could
   // contradict; the finishing page's reloads read the ledger and converge on its outcome.
@@ -262,7 +309,7 @@ function storeFailed(ctx: CallbackContext, fields: Record<string, LogField>, ref
   return outcomeResult(ctx, 'failed', reference);
 }
 
-function connected(ctx: CallbackContext, fields: Record<string, LogField>): FlowResult {
+function connected(ctx: CallbackContext, input: ClaimedCode, fields: Record<string, LogField>): FlowResult {
   ctx.deps.telemetry.record({
     code: 'CALLBACK_CONNECTED',
     message:
@@ -271,7 +318,13 @@ function connected(ctx: CallbackContext, fields: Record<string, LogField>): Flow
         : 'Code exchanged once, company verified, tokens stored',
     fields,
   });
-  return outcomeResult(ctx, 'connected', String(fields['reference']), String(fields['realmId']));
+  return outcomeResult(
+    ctx,
+    'connected',
+    String(fields['reference']),
+    String(fields['realmId']),
+    input.tenantId,
+  );
 }
 
 /**

@@ -30,11 +30,14 @@ export interface ClaimedCode {
   readonly realmId: string;
   readonly credentials: ClientCredentials;
   readonly flowAgeMs: number | undefined;
+  /** The app tenant the flow was started for (I2), once read from the flow's record. */
+  readonly tenantId?: string;
 }
 
 /** The outcome a finished ledger entry answers with, for the first answer and every replay alike. */
 export function outcomeOf(entry: Pick<LedgerEntry, 'status' | 'reason'>): CallbackOutcome {
   if (entry.status === 'CONNECTED') return 'connected';
+  if (entry.reason === 'realm_bound_to_other_tenant') return 'other-account';
   return entry.reason === 'realm_unverified' ? 'unverified' : 'failed';
 }
 
@@ -44,12 +47,14 @@ export function outcomeResult(
   outcome: CallbackOutcome,
   reference?: string,
   realmId?: string,
+  tenantId?: string,
 ): FlowResult {
   return {
     kind: 'outcome',
     outcome,
     ...(reference !== undefined ? { reference } : {}),
     ...(realmId !== undefined && ctx.anonymous !== true ? { realmId } : {}),
+    ...(tenantId !== undefined && ctx.anonymous !== true ? { tenantId } : {}),
     ...(ctx.forgetFlowState !== undefined ? { forgetFlowState: ctx.forgetFlowState } : {}),
   };
 }

@@ -159,8 +159,8 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   const appSuccessUrl = appUrl('APP_SUCCESS_URL');
   const appFailureUrl = appUrl('APP_FAILURE_URL');
   const appReconnectUrl = appUrl('APP_RECONNECT_URL');
-  const requireSignedRaw = env['REQUIRE_SIGNED_CONNECT_LINKS'] ?? 'false';
-  if (requireSignedRaw !== 'true' && requireSignedRaw !== 'false')
+  const requireSignedRaw = env['REQUIRE_SIGNED_CONNECT_LINKS'] ?? '';
+  if (!['', 'true', 'false'].includes(requireSignedRaw))
     problems.push(`REQUIRE_SIGNED_CONNECT_LINKS must be "true" or "false", got "${requireSignedRaw}"`);
 
   const config: ServiceConfig = {

@@ -137,7 +137,8 @@ export interface ConnectionStore {
   ): Promise<FencedWrite>;
   /**
    * Deletes the tokens and keeps the record, DISCONNECTED, whatever its version (the app said so).
-   * Resolves the tokens it removed, so the caller can revoke them at Intuit afterwards.
+   * Resolves the tokens it removed, so the caller can revoke them at Intuit afterwards. Also releases
+   * the tenant binding (B7), so another tenant may connect the company afterwards.
    */
   markDisconnected(realmId: string, now: number): Promise<DisconnectResult>;
   /**

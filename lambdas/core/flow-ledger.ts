@@ -29,7 +29,9 @@ export type FailureReason =
   /** B6: the new access token does not open the company the callback URL named. */
   | 'realm_mismatch'
   /** B6: the company could not be verified (Intuit unavailable, or a configuration mismatch). */
-  | 'realm_unverified';
+  | 'realm_unverified'
+  /** B7: the company is bound to another app tenant; nothing was stored. */
+  | 'realm_bound_to_other_tenant';
 
 export interface LedgerEntry {
   readonly codeHash: string;
@@ -46,7 +48,17 @@ export interface NewFlow {
   readonly stateHash: string;
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** I2: the app tenant a signed connect link named, kept with the flow, server side only. */
+  readonly tenantId?: string;
+  /**
+   * I1: the signed link's nonce (its hash), consumed in the same write as the flow is created, so
+   * a link starts one flow at most. Kept until `nonceExpiresAt` (the link's own expiry) at least.
+   */
+  readonly nonce?: { readonly hash: string; readonly expiresAt: number };
 }
+
+/** A flow was stored, or the link's nonce was consumed already (nothing stored). */
+export type CreateFlowResult = 'created' | 'nonce-used';
 
 export interface CodeClaim {
   readonly stateHash: string;
@@ -74,15 +86,27 @@ export type ClaimResult =
 export type CancelResult =
   'cancelled' | 'already-cancelled' | 'state-not-found' | 'state-expired' | 'state-used';
 
-export type ConnectionWrite = 'stored' | 'superseded';
+/**
+ * - stored: the connection and the code's CONNECTED outcome were written together;
+ * - superseded: a newer grant was stored already (D5); it is kept and the code is CONNECTED;
+ * - bound-to-other-tenant: the company belongs to another app tenant (B7); nothing was written
+ *   and the code is still EXCHANGING, for the caller to record as FAILED.
+ */
+export type ConnectionWrite = 'stored' | 'superseded' | 'bound-to-other-tenant';
 
 export interface FlowLedger {
-  /** Stores a new flow keyed by its state's hash. */
-  createFlow(flow: NewFlow): Promise<void>;
+  /** Stores a new flow keyed by its state's hash, consuming its link's nonce in the same write. */
+  createFlow(flow: NewFlow): Promise<CreateFlowResult>;
   /** Consumes the state and claims the code in one atomic step (docs/design.md). */
   claimCode(claim: CodeClaim): Promise<ClaimResult>;
   /** B4: consumes the state of a callback that carries `error` (the user cancelled). */
   cancelFlow(stateHash: string, now: number): Promise<CancelResult>;
+  /**
+   * I2: the app tenant the flow was started for (strongly consistent; undefined for a flow started
+   * without a signed link). It never changes after /connect, so the callback reads it while the
+   * code is being exchanged, off the critical path.
+   */
+  readFlowTenant(stateHash: string): Promise<string | undefined>;
   /** Strongly consistent read of a code's ledger entry. */
   readEntry(codeHash: string): Promise<LedgerEntry | undefined>;
   /**
@@ -95,7 +119,8 @@ export interface FlowLedger {
    * Stores the verified connection (ConnectionStore's item) and marks the code CONNECTED in one
    * write (one round trip). Resolves 'superseded' when a connection from a newer grant was already
    * stored (D5, compared on grantedAt): it is kept and
-   * the code is still marked CONNECTED. Rejects with LeaseLostError when the code is no longer
+   * the code is still marked CONNECTED. Resolves 'bound-to-other-tenant' when the company is bound
+   * to a tenant other than `connection.tenantId` (or to any tenant, for a flow without one: B7). Rejects with LeaseLostError when the code is no longer
    * EXCHANGING, and with StorageUnavailableError when DynamoDB fails (the write may still have
    * landed: recordFailure tells).
    */

@@ -5,7 +5,7 @@
  */
 
 /** Where a finished callback sends the browser (E1). */
-export type CallbackOutcome = 'connected' | 'cancelled' | 'failed' | 'unverified';
+export type CallbackOutcome = 'connected' | 'cancelled' | 'failed' | 'unverified' | 'other-account';
 
 export type FlowResult =
   /** The callback finished: 303 to its outcome; `forgetFlowState` is the flow whose cookie to expire. */
@@ -14,6 +14,8 @@ export type FlowResult =
       readonly outcome: CallbackOutcome;
       readonly reference?: string;
       readonly realmId?: string;
+      /** The flow's app tenant (I2), for the signed redirect to the app. */
+      readonly tenantId?: string;
       readonly forgetFlowState?: string;
     }
   /** /connect: 302 to Intuit's consent page, with the cookie that binds the flow to this browser (A2). */
@@ -26,6 +28,8 @@ export type FlowResult =
         readonly maxAgeSeconds: number;
       };
     }
+  /** A5, I1: a connect link refused before any flow exists: "ask the app for a new link". */
+  | { readonly kind: 'link-refused' }
   /** B1: a state that cannot be trusted: the restart page, nothing spent. */
   | { readonly kind: 'refused' }
   /** B2, B3: a malformed or doubled query. */

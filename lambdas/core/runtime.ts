@@ -4,6 +4,7 @@
  */
 import type { CompanyInfoEndpoint } from './company-info';
 import type { CredentialsSource, ServiceConfig } from './config';
+import type { ConnectLinkKeySource } from './connect-links';
 import { ConfigError } from './errors';
 import type { FlowLedger } from './flow-ledger';
 import type { Telemetry } from './telemetry';
@@ -16,6 +17,12 @@ export interface BaseRuntime {
   readonly config: ServiceConfig;
   readonly credentials: CredentialsSource;
   readonly ledger: FlowLedger;
+  /**
+   * The connect-link keys (A5, I1): /connect verifies links with them and the callback signs its
+   * redirects to the app. Absent: no link can be verified (a signed link is refused) and
+   * redirects go unsigned.
+   */
+  readonly connectLinkKeys?: ConnectLinkKeySource;
 }
 
 /** What /callback needs on top: Intuit's token endpoint, the company check (B6), the token sealer (H3). */
@@ -77,6 +84,8 @@ export interface TokenRuntime {
   readonly connections: ConnectionStore;
   readonly tokenEndpoint: TokenEndpoint;
   readonly revoker: TokenRevoker;
+  /** Mints connect links and verifies redirect queries for the app (absent: those routes answer 500). */
+  readonly connectLinkKeys?: ConnectLinkKeySource;
 }
 
 export interface TokenDependencies {

@@ -47,6 +47,10 @@ export const METRICS = {
   WebhookDelivered: 'WebhookDelivered',
   WebhookDeliveryFailed: 'WebhookDeliveryFailed',
   WebhookDeliveryAbandoned: 'WebhookDeliveryAbandoned',
+  ConnectLinkIssued: 'ConnectLinkIssued',
+  ConnectLinkRefused: 'ConnectLinkRefused',
+  RealmBoundToOtherTenant: 'RealmBoundToOtherTenant',
+  ConnectResultRejected: 'ConnectResultRejected',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
@@ -357,6 +361,31 @@ export const LOG_CODES = {
     level: 'error',
     message: "A lifecycle event was never taken by the app's webhook after every retry",
     metrics: [M.WebhookDeliveryAbandoned],
+  },
+  CONNECT_LINK_ISSUED: {
+    level: 'info',
+    message: 'Signed connect link issued for a tenant',
+    metrics: [M.ConnectLinkIssued],
+  },
+  CONNECT_LINK_REFUSED: {
+    level: 'warn',
+    message: 'Connect link refused (malformed, altered, expired, reused or missing); nobody sent to Intuit',
+    metrics: [M.ConnectLinkRefused],
+  },
+  REALM_BOUND_TO_OTHER_TENANT: {
+    level: 'warn',
+    message: 'Company already bound to another tenant; nothing stored, its connection untouched',
+    metrics: [M.RealmBoundToOtherTenant],
+  },
+  CONNECT_RESULT_REJECTED: {
+    level: 'warn',
+    message: "A redirect query the app asked about is not the connector's (altered, old or unsigned)",
+    metrics: [M.ConnectResultRejected],
+  },
+  REDIRECT_UNSIGNED: {
+    level: 'warn',
+    message: 'The connect-link key could not be read; the redirect to the app carries no signature',
+    metrics: [],
   },
 } as const satisfies Record<string, LogCodeSpec>;
 

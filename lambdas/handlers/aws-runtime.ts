@@ -10,6 +10,7 @@ import { once } from '../core/runtime';
 import { createDocumentClient } from '../adapters/dynamodb-client';
 import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import { SecretsManagerCredentialsSource } from '../adapters/secrets-manager-credentials';
+import { SecretsManagerConnectLinkKeySource } from '../adapters/secrets-manager-connect-link-key';
 import type { RuntimeParts } from './composition';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -20,17 +21,28 @@ export function awsRuntimeParts(env: Env): RuntimeParts {
   const secretId = env['QBO_CREDENTIALS_SECRET_ID'];
   if (secretId === undefined || secretId === '')
     throw new ConfigError(['QBO_CREDENTIALS_SECRET_ID is not set']);
+  const secrets = new SecretsManagerClient({
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+  });
+  // Set only on the functions that may read the connect-link key (connect, callback, api).
+  const linkKeySecretId = env['CONNECT_LINK_KEY_SECRET_ID'];
   return {
     config,
     credentials: new SecretsManagerCredentialsSource({
       secretId,
       expectedEnvironment: config.qboEnvironment,
-      client: new SecretsManagerClient({
-        maxAttempts: 2,
-        requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
-      }),
+      client: secrets,
     }),
     documentClient: createDocumentClient(),
+    ...(linkKeySecretId !== undefined && linkKeySecretId !== ''
+      ? {
+          connectLinkKeys: new SecretsManagerConnectLinkKeySource({
+            secretId: linkKeySecretId,
+            client: secrets,
+          }),
+        }
+      : {}),
   };
 }
 

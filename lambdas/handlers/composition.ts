@@ -5,6 +5,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CredentialsSource, ServiceConfig } from '../core/config';
+import type { ConnectLinkKeySource } from '../core/connect-links';
 import type { FlowLedger } from '../core/flow-ledger';
 import type { BaseRuntime } from '../core/runtime';
 import type { TokenEncrypter } from '../core/token-cipher';
@@ -18,6 +19,8 @@ export interface RuntimeParts {
   readonly wrapLedger?: (ledger: DynamoDbFlowLedger) => FlowLedger;
   /** Seals the tokens the callback stores (H3); the connect function has none. */
   readonly tokenEncrypter?: TokenEncrypter;
+  /** The connect-link keys (A5, I1); absent where the function may not read them. */
+  readonly connectLinkKeys?: ConnectLinkKeySource;
 }
 
 /** What /connect runs on: no HTTP client, so the connect bundle loads none. */
@@ -32,5 +35,6 @@ export function baseRuntime(parts: RuntimeParts): BaseRuntime {
     config: parts.config,
     credentials: parts.credentials,
     ledger: parts.wrapLedger !== undefined ? parts.wrapLedger(ledger) : ledger,
+    ...(parts.connectLinkKeys !== undefined ? { connectLinkKeys: parts.connectLinkKeys } : {}),
   };
 }

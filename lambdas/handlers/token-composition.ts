@@ -37,5 +37,6 @@ export function tokenRuntime(parts: TokenRuntimeParts): TokenRuntime {
     connections: parts.wrapStore !== undefined ? parts.wrapStore(store) : store,
     tokenEndpoint: client,
     revoker: client,
+    ...(parts.connectLinkKeys !== undefined ? { connectLinkKeys: parts.connectLinkKeys } : {}),
   };
 }

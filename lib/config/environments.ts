@@ -135,6 +135,11 @@ export interface EnvironmentConfig {
    * `?outcome=failed|cancelled` (and `&ref=` for failures). @default - the built-in pages
    */
   readonly appFailureUrl?: string;
+  /**
+   * The app's page that signs the user in and mints a connect link: where `/reconnect` and the
+   * access-token route's `reconnectUrl` send users when signed links are required. @default none
+   */
+  readonly appReconnectUrl?: string;
   /** Email subscribed to the alarm topic (confirmation required). @default - no subscription */
   readonly alarmEmail?: string;
   /**
@@ -180,6 +185,18 @@ export interface EnvironmentConfig {
   readonly apiCallerExternalId?: string;
   /** How often the keep-alive refresher runs, minutes (15..1440). @default 60 */
   readonly keepAliveIntervalMinutes: number;
+  /**
+   * A5, I1: /connect starts a flow only from a signed connect link the app minted through
+   * `POST /api/connect-links`; a plain /connect is refused. Off lets the app send users to a plain
+   * /connect (its connections then belong to no tenant).
+   * @default - on for a production (`qboEnvironment: 'production'`) environment, off otherwise
+   */
+  readonly requireSignedConnectLinks?: boolean;
+}
+
+/** Whether an environment requires signed connect links, its default filled in. */
+export function requireSignedConnectLinksOf(config: EnvironmentConfig): boolean {
+  return config.requireSignedConnectLinks ?? config.qboEnvironment === 'production';
 }
 
 /** Scope for QuickBooks Online accounting data. */
@@ -251,6 +268,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
     },
     apiCallerPrincipals: [],
     keepAliveIntervalMinutes: 60,
+    requireSignedConnectLinks: false,
   },
   prod: {
     appName: 'QuickBooks Connector',
@@ -269,6 +287,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvName, EnvironmentConfig>> = {
     },
     apiCallerPrincipals: [],
     keepAliveIntervalMinutes: 60,
+    requireSignedConnectLinks: true,
   },
 };
 
@@ -356,6 +375,8 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
     check(isHttpsUrl(config.appSuccessUrl), 'appSuccessUrl must be an https URL');
   if (config.appFailureUrl !== undefined)
     check(isHttpsUrl(config.appFailureUrl), 'appFailureUrl must be an https URL');
+  if (config.appReconnectUrl !== undefined)
+    check(isHttpsUrl(config.appReconnectUrl), 'appReconnectUrl must be an https URL');
   if (config.alarmEmail !== undefined) {
     check(/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(config.alarmEmail), 'alarmEmail is not an email address');
   }

@@ -262,7 +262,8 @@ export function connectionStoreContract(name: string, subject: () => Promise<Led
       it('D5: a reconnect (a newer verified grant) makes a RECONNECT_REQUIRED connection ACTIVE again, with its tokens', async () => {
         const realmId = await connected({ tenantId: 'tenant-reconnect' });
         await s.connections.markReconnectRequired(realmId, 1, 'refresh_token_invalid');
-        await connected({ ...connectionOf(realmId, NOW + 1000, 'b') });
+        // The same tenant reconnecting (B7 keeps other tenants and tenantless flows out).
+        await connected({ ...connectionOf(realmId, NOW + 1000, 'b'), tenantId: 'tenant-reconnect' });
         const after = await s.connections.get(realmId);
         expect(after).toMatchObject({
           status: 'ACTIVE',
@@ -389,19 +390,20 @@ export function connectionStoreContract(name: string, subject: () => Promise<Led
         expect(JSON.stringify(listed)).not.toMatch(/access-a|refresh-a/);
       });
 
-      it('shows a disconnected connection with its status and reason, and an unknown tenant as no connections', async () => {
+      it('B7: a disconnected connection leaves its tenant (the binding is released), and an unknown tenant has no connections', async () => {
         counter += 1;
         const tenant = `tenant-${counter}-gone`;
         const realmId = await connected({ tenantId: tenant });
+        await expect(s.connections.listByTenant(tenant, { limit: 10 })).resolves.toMatchObject({
+          items: [{ realmId, status: 'ACTIVE', tenantId: tenant }],
+        });
         await s.connections.markDisconnected(realmId, NOW);
         const page = await s.connections.listByTenant(tenant, { limit: 10 });
-        expect(page.items).toHaveLength(1);
-        expect(page.items[0]).toMatchObject({
-          realmId,
-          status: 'DISCONNECTED',
-          reconnectReason: 'disconnected',
-        });
-        expect(page.items[0]?.tokenExpiry).toBeUndefined();
+        expect(page.items).toHaveLength(0);
+        const after = await s.connections.get(realmId);
+        expect(after).toMatchObject({ realmId, status: 'DISCONNECTED', reconnectReason: 'disconnected' });
+        expect(after?.tenantId).toBeUndefined();
+        expect(after?.tokenExpiry).toBeUndefined();
         await expect(s.connections.listByTenant(`${tenant}-none`, { limit: 10 })).resolves.toEqual({
           items: [],
         });

@@ -67,14 +67,52 @@ export function flowLedgerContract(name: string, subject: () => Promise<LedgerSu
 
     async function claimed(
       realmId = realm(),
+      tenantId?: string,
     ): Promise<{ stateHash: string; codeHash: string; realmId: string }> {
-      const stateHash = await pendingState();
+      const stateHash = hash('a');
+      await expect(
+        ledger.createFlow({
+          stateHash,
+          createdAt: NOW - 1000,
+          expiresAt: NOW + 900_000,
+          ...(tenantId !== undefined ? { tenantId } : {}),
+        }),
+      ).resolves.toBe('created');
       const codeHash = hash('c');
       await expect(ledger.claimCode(claimOf(stateHash, codeHash, realmId))).resolves.toEqual({
         kind: 'claimed',
       });
       return { stateHash, codeHash, realmId };
     }
+
+    describe('createFlow with a signed link (I1, I2)', () => {
+      it('I2: keeps the tenant with the flow, server side; a flow without a link has none', async () => {
+        const signed = hash('a');
+        await ledger.createFlow({
+          stateHash: signed,
+          createdAt: NOW,
+          expiresAt: NOW + 900_000,
+          tenantId: 'tenant-a',
+          nonce: { hash: hash('n'), expiresAt: NOW + 300_000 },
+        });
+        await expect(ledger.readFlowTenant(signed)).resolves.toBe('tenant-a');
+        const plain = await pendingState();
+        await expect(ledger.readFlowTenant(plain)).resolves.toBeUndefined();
+      });
+
+      it('I1: a nonce starts one flow: the second is refused and stores nothing', async () => {
+        const nonce = { hash: hash('n'), expiresAt: NOW + 300_000 };
+        const first = hash('a');
+        const second = hash('a');
+        const flow = { createdAt: NOW, expiresAt: NOW + 900_000, tenantId: 'tenant-a', nonce };
+        await expect(ledger.createFlow({ ...flow, stateHash: first })).resolves.toBe('created');
+        await expect(ledger.createFlow({ ...flow, stateHash: second })).resolves.toBe('nonce-used');
+        await expect(ledger.claimCode(claimOf(second, hash('c')))).resolves.toEqual({
+          kind: 'state-not-found',
+        });
+        await expect(ledger.claimCode(claimOf(first, hash('c')))).resolves.toEqual({ kind: 'claimed' });
+      });
+    });
 
     describe('claimCode', () => {
       it('C1: claims a new code under a pending state, once; the entry is EXCHANGING with its lease', async () => {
@@ -238,6 +276,96 @@ export function flowLedgerContract(name: string, subject: () => Promise<LedgerSu
         await expect(connections.get(newer.realmId)).resolves.toMatchObject({
           version: 1,
           tokens: { accessToken: 'access-new' },
+        });
+      });
+
+      it('B7: a tenant binds a company nobody holds', async () => {
+        const { codeHash, realmId } = await claimed(realm(), 'tenant-a');
+        await expect(
+          ledger.recordConnection(codeHash, { ...connectionOf(realmId, NOW), tenantId: 'tenant-a' }),
+        ).resolves.toBe('stored');
+        await expect(connections.get(realmId)).resolves.toMatchObject({
+          status: 'ACTIVE',
+          tenantId: 'tenant-a',
+        });
+      });
+
+      it.each([
+        ['another tenant', 'tenant-b'],
+        ['a flow without a tenant', undefined],
+      ])(
+        'B7: %s cannot take a bound company: nothing written, the code still EXCHANGING',
+        async (_label, tenantId) => {
+          const first = await claimed(realm(), 'tenant-a');
+          await ledger.recordConnection(first.codeHash, {
+            ...connectionOf(first.realmId, NOW, 'a'),
+            tenantId: 'tenant-a',
+          });
+          const before = await connections.get(first.realmId);
+          const second = await claimed(first.realmId, tenantId);
+          await expect(
+            ledger.recordConnection(second.codeHash, {
+              ...connectionOf(first.realmId, NOW + 60_000, 'b'),
+              ...(tenantId !== undefined ? { tenantId } : {}),
+            }),
+          ).resolves.toBe('bound-to-other-tenant');
+          await expect(ledger.readEntry(second.codeHash)).resolves.toMatchObject({ status: 'EXCHANGING' });
+          await expect(connections.get(first.realmId)).resolves.toEqual(before);
+        },
+      );
+
+      it('B7: an older grant from another tenant is refused as bound, not superseded', async () => {
+        const first = await claimed(realm(), 'tenant-a');
+        await ledger.recordConnection(first.codeHash, {
+          ...connectionOf(first.realmId, NOW + 60_000, 'a'),
+          tenantId: 'tenant-a',
+        });
+        const second = await claimed(first.realmId, 'tenant-b');
+        await expect(
+          ledger.recordConnection(second.codeHash, {
+            ...connectionOf(first.realmId, NOW, 'b'),
+            tenantId: 'tenant-b',
+          }),
+        ).resolves.toBe('bound-to-other-tenant');
+      });
+
+      it('B7/D5: the same tenant reconnecting replaces its tokens', async () => {
+        const first = await claimed(realm(), 'tenant-a');
+        await ledger.recordConnection(first.codeHash, {
+          ...connectionOf(first.realmId, NOW, 'a'),
+          tenantId: 'tenant-a',
+        });
+        const second = await claimed(first.realmId, 'tenant-a');
+        await expect(
+          ledger.recordConnection(second.codeHash, {
+            ...connectionOf(first.realmId, NOW + 60_000, 'b'),
+            tenantId: 'tenant-a',
+          }),
+        ).resolves.toBe('stored');
+        await expect(connections.get(first.realmId)).resolves.toMatchObject({
+          version: 2,
+          tenantId: 'tenant-a',
+          tokens: { accessToken: 'access-b' },
+        });
+      });
+
+      it('B7: after a disconnect another tenant may connect the company', async () => {
+        const first = await claimed(realm(), 'tenant-a');
+        await ledger.recordConnection(first.codeHash, {
+          ...connectionOf(first.realmId, NOW, 'a'),
+          tenantId: 'tenant-a',
+        });
+        await connections.markDisconnected(first.realmId, NOW + 1000);
+        const second = await claimed(first.realmId, 'tenant-b');
+        await expect(
+          ledger.recordConnection(second.codeHash, {
+            ...connectionOf(first.realmId, NOW + 60_000, 'b'),
+            tenantId: 'tenant-b',
+          }),
+        ).resolves.toBe('stored');
+        await expect(connections.get(first.realmId)).resolves.toMatchObject({
+          status: 'ACTIVE',
+          tenantId: 'tenant-b',
         });
       });
 

@@ -432,6 +432,23 @@ const REACHABLE_PAGES: readonly ReachablePage[] = [
     reach: async (page) => void (await page.goto(`${stack.url}/disconnect?realmId=1234567`)),
   },
   {
+    name: 'link-refused',
+    heading: HEADING.linkRefused,
+    controls: [],
+    // A connect link whose signature does not match (A5, I1): refused before any flow.
+    reach: async (page) =>
+      void (await page.goto(
+        `${stack.url}/connect?tenant=tenant-a&exp=4102444800&nonce=${'A'.repeat(22)}&sig=${'B'.repeat(43)}`,
+      )),
+  },
+  {
+    name: 'other-account',
+    heading: HEADING.otherAccount,
+    controls: [],
+    // Where the callback sends a flow that came back with a company bound to another tenant (B7).
+    reach: async (page) => void (await page.goto(`${stack.url}/outcome/other-account?ref=K7PQ2M9X`)),
+  },
+  {
     name: 'invalid-request',
     heading: HEADING.invalidRequest,
     controls: [RECONNECT],

@@ -5,6 +5,7 @@ import {
   ENVIRONMENTS,
   EnvironmentConfigError,
   resolveConnectionIndexLimit,
+  requireSignedConnectLinksOf,
   resolveEnvironment,
   type EnvironmentConfig,
 } from '../../lib/config/environments';
@@ -48,6 +49,23 @@ describe('choosing an environment', () => {
       expect(config.tokenRequestTimeoutMs).toBe(8000);
       expect(config.alarmThresholds).toMatchObject({ invalidGrant: 1, periodMinutes: 5 });
     }
+  });
+
+  it('A5/I1: requires signed connect links in prod and not in dev; unset, a production environment requires them', () => {
+    expect(requireSignedConnectLinksOf(ENVIRONMENTS.prod)).toBe(true);
+    expect(requireSignedConnectLinksOf(ENVIRONMENTS.dev)).toBe(false);
+    const unset = (config: EnvironmentConfig): EnvironmentConfig =>
+      Object.fromEntries(
+        Object.entries(config).filter(([key]) => key !== 'requireSignedConnectLinks'),
+      ) as unknown as EnvironmentConfig;
+    const prodDefault = unset(ENVIRONMENTS.prod);
+    const devDefault = unset(ENVIRONMENTS.dev);
+    expect(prodDefault.requireSignedConnectLinks).toBeUndefined();
+    expect(requireSignedConnectLinksOf(prodDefault)).toBe(true);
+    expect(requireSignedConnectLinksOf(devDefault)).toBe(false);
+    expect(requireSignedConnectLinksOf({ ...ENVIRONMENTS.prod, requireSignedConnectLinks: false })).toBe(
+      false,
+    );
   });
 
   it('leaves account and region unset so synth needs no credentials or lookups', () => {

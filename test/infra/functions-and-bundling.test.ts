@@ -143,6 +143,8 @@ describe('the functions', () => {
         'TOKEN_REQUEST_TIMEOUT_MS',
         'COMPANY_CHECK_TIMEOUT_MS',
         'QBO_API_BASE_URL',
+        'REQUIRE_SIGNED_CONNECT_LINKS',
+        ...(['connect', 'callback', 'api'].includes(handler) ? ['CONNECT_LINK_KEY_SECRET_ID'] : []),
         'POWERTOOLS_SERVICE_NAME',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_LOG_LEVEL',

@@ -48,6 +48,8 @@ describe('the HTTP API', () => {
     ['GET /api/connections', 'api', 'AWS_IAM'],
     ['DELETE /api/connections/{realmId}', 'api', 'AWS_IAM'],
     ['ANY /api/{proxy+}', 'api', 'AWS_IAM'],
+    ['POST /api/connect-links', 'api', 'AWS_IAM'],
+    ['POST /api/connect-results/verify', 'api', 'AWS_IAM'],
   ];
 
   it.each(ROUTE_KEYS)(

@@ -27,6 +27,7 @@ describe('least privilege per function (docs/security.md D2)', () => {
         'dynamodb:PutItem FlowTable.Arn',
         'logs:CreateLogStream ConnectLogGroup.Arn',
         'logs:PutLogEvents ConnectLogGroup.Arn',
+        'secretsmanager:GetSecretValue ConnectLinkKeySecret.Ref',
         'secretsmanager:GetSecretValue CredentialsSecret.Ref',
       ]);
     }
@@ -47,6 +48,7 @@ describe('least privilege per function (docs/security.md D2)', () => {
         'kms:GenerateDataKey TokenKey.Arn',
         'logs:CreateLogStream CallbackLogGroup.Arn',
         'logs:PutLogEvents CallbackLogGroup.Arn',
+        'secretsmanager:GetSecretValue ConnectLinkKeySecret.Ref',
         'secretsmanager:GetSecretValue CredentialsSecret.Ref',
       ]);
     }
@@ -64,6 +66,7 @@ describe('least privilege per function (docs/security.md D2)', () => {
         'kms:GenerateDataKey TokenKey.Arn',
         'logs:CreateLogStream ApiLogGroup.Arn',
         'logs:PutLogEvents ApiLogGroup.Arn',
+        'secretsmanager:GetSecretValue ConnectLinkKeySecret.Ref',
         'secretsmanager:GetSecretValue CredentialsSecret.Ref',
       ]);
     }
@@ -101,6 +104,30 @@ describe('least privilege per function (docs/security.md D2)', () => {
           [statement['Resource']].flat().some((r) => nameOf(c, r) === 'TokenKey.Arn'),
       );
       expect(tokenKeyDecrypts).toHaveLength(2);
+    }
+  });
+
+  it('I1: only connect, callback and the token API may read the connect-link key, and only they are told where it is', () => {
+    for (const [, c] of connectors()) {
+      const readers = HANDLER_NAMES.filter((handler) =>
+        permissionsOf(c, c.stateless.handlers[handler].role).includes(
+          'secretsmanager:GetSecretValue ConnectLinkKeySecret.Ref',
+        ),
+      );
+      expect(readers).toEqual(['connect', 'callback', 'api']);
+      const told = HANDLER_NAMES.filter(
+        (handler) => environmentOf(c, handler)['CONNECT_LINK_KEY_SECRET_ID'] !== undefined,
+      );
+      expect(told).toEqual(['connect', 'callback', 'api']);
+      for (const handler of told)
+        expect(nameOf(c, environmentOf(c, handler)['CONNECT_LINK_KEY_SECRET_ID'])).toBe(
+          'ConnectLinkKeySecret.Ref',
+        );
+      // And no other role of either stack names the key.
+      const statements = allIamStatements(c).filter((statement) =>
+        [statement['Resource']].flat().some((r) => nameOf(c, r) === 'ConnectLinkKeySecret.Ref'),
+      );
+      expect(statements).toHaveLength(3);
     }
   });
 

@@ -80,9 +80,14 @@ describe('given a user who consents at Intuit', () => {
     expect(response.location).toBe('/outcome/connected');
     expect(stack.emulator.exchangeCount() - before).toBe(1);
     expect(stack.emulator.exchangeCount(sha256Hex(code))).toBe(1);
-    // Budget: two DynamoDB round trips for a first callback (claim, then one write).
-    expect(ledgerCalls).toEqual(['claimCode', 'recordConnection']);
-    expect(dynamoRequests).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand']);
+    // Budget: two DynamoDB round trips in sequence for a first callback (claim, then one write),
+    // and the flow's tenant (I2) read while Intuit answers the exchange.
+    expect(ledgerCalls).toEqual(['claimCode', 'readFlowTenant', 'recordConnection']);
+    expect(dynamoRequests).toEqual([
+      'TransactWriteItemsCommand',
+      'GetItemCommand',
+      'TransactWriteItemsCommand',
+    ]);
 
     const realmId = new URL(url).searchParams.get('realmId') ?? '';
     const connection = await stack.openedConnection(realmId);
@@ -383,6 +388,7 @@ function countingLedger(ledger: FlowLedger, calls: string[]): FlowLedger {
     claimCode: (claim) => (calls.push('claimCode'), ledger.claimCode(claim)),
     cancelFlow: (stateHash, now) => (calls.push('cancelFlow'), ledger.cancelFlow(stateHash, now)),
     readEntry: (codeHash) => (calls.push('readEntry'), ledger.readEntry(codeHash)),
+    readFlowTenant: (stateHash) => (calls.push('readFlowTenant'), ledger.readFlowTenant(stateHash)),
     recordFailure: (codeHash, status, reason) => (
       calls.push('recordFailure'),
       ledger.recordFailure(codeHash, status, reason)

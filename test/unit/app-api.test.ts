@@ -210,6 +210,25 @@ describe('the app API', () => {
       expect(api.endpoint.refreshes).toHaveLength(1);
     });
 
+    it("A5: with signed links required, the 409's reconnectUrl is the app's reconnect page with the realmId", async () => {
+      const api = new Api().connect({ accessTokenExpiresAt: T0 - 1, refreshTokenExpiresAt: T0 - 1 });
+      api.runtime = () => ({
+        config: serviceConfig({
+          requireSignedConnectLinks: true,
+          appReconnectUrl: 'https://app.example.com/quickbooks/reconnect',
+        }),
+        credentials: api.credentials,
+        connections: api.store,
+        tokenEndpoint: api.endpoint,
+        revoker: api.revoker,
+      });
+      const response = await api.accessToken();
+      expect(response.statusCode).toBe(409);
+      expect(json(response)).toMatchObject({
+        reconnectUrl: `https://app.example.com/quickbooks/reconnect?realmId=${REALM}`,
+      });
+    });
+
     it('409 reconnect_required (refresh_token_expired) once the refresh token is past its expiry', async () => {
       const api = new Api().connect({ accessTokenExpiresAt: T0 - 1, refreshTokenExpiresAt: T0 - 1 });
       const response = await api.accessToken();

@@ -65,7 +65,12 @@ describe('given a successful exchange, the company is verified before anything i
     ]);
     expect(h.ledger.connections.get(REALM_ID)?.companyName).toBe(COMPANY_NAME);
     // The check precedes the one write that stores the tokens.
-    expect(h.ledger.calls.map((c) => c.operation)).toEqual(['createFlow', 'claimCode', 'recordConnection']);
+    expect(h.ledger.calls.map((c) => c.operation)).toEqual([
+      'createFlow',
+      'claimCode',
+      'readFlowTenant',
+      'recordConnection',
+    ]);
   });
 
   describe('given the token opens another company (a forged realmId)', () => {

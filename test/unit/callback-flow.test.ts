@@ -152,12 +152,25 @@ describe('handleCallback', () => {
       expect(claim['reference']).toMatch(REFERENCE_PATTERN);
     });
 
-    it('uses at most two ledger round trips (claim, then store)', async () => {
+    it('uses at most two ledger round trips in sequence (claim, then store), the tenant read beside the exchange', async () => {
       const h = new FlowHarness();
       const flow = await h.startFlow();
       const before = h.ledger.calls.length;
+      const exchangesBefore = h.tokenEndpoint.exchanges.length;
+      let exchangesWhenTenantRead = -1;
+      const readFlowTenant = h.ledger.readFlowTenant.bind(h.ledger);
+      h.ledger.readFlowTenant = (stateHash) => {
+        exchangesWhenTenantRead = h.tokenEndpoint.exchanges.length - exchangesBefore;
+        return readFlowTenant(stateHash);
+      };
       await h.callback(flow);
-      expect(h.ledger.calls.slice(before).map((c) => c.operation)).toEqual(['claimCode', 'recordConnection']);
+      expect(h.ledger.calls.slice(before).map((c) => c.operation)).toEqual([
+        'claimCode',
+        'readFlowTenant',
+        'recordConnection',
+      ]);
+      // Started before the exchange's answer is awaited, so it costs no round trip in sequence.
+      expect(exchangesWhenTenantRead).toBe(0);
     });
   });
 

@@ -47,6 +47,12 @@ describe('loadServiceConfig', () => {
       });
     });
 
+    it('A5/I1: requires signed connect links only when REQUIRE_SIGNED_CONNECT_LINKS is "true"', () => {
+      expect(load({ REQUIRE_SIGNED_CONNECT_LINKS: 'true' }).requireSignedConnectLinks).toBe(true);
+      expect(load({ REQUIRE_SIGNED_CONNECT_LINKS: 'false' }).requireSignedConnectLinks).toBe(false);
+      expect(() => load({ REQUIRE_SIGNED_CONNECT_LINKS: 'yes' })).toThrow(/REQUIRE_SIGNED_CONNECT_LINKS/);
+    });
+
     it('has no appReturnUrl when APP_RETURN_URL is empty', () => {
       expect(load({ APP_RETURN_URL: '' })).not.toHaveProperty('appReturnUrl');
     });

@@ -13,6 +13,8 @@ const ALL_KINDS = Object.keys({
   failed: true,
   finishing: true,
   unverified: true,
+  'other-account': true,
+  'link-refused': true,
   'not-configured': true,
   'try-again': true,
   'invalid-request': true,
@@ -92,6 +94,13 @@ describe('renderPage', () => {
     const html = renderPage('connected', { ...CTX, appReturnUrl: 'https://app.example.com/?a=1&b="2"' });
     expect(html).toContain('href="https://app.example.com/?a=1&amp;b=&quot;2&quot;"');
     expect(html).toContain('Return to Ledgerly');
+  });
+
+  it('A5: the link-refused page says to ask the app for a new link, and links back to the app', () => {
+    const html = renderPage('link-refused', { ...CTX, appReturnUrl: 'https://app.example/home' });
+    expect(html).toContain('start connecting again there to get a new link');
+    expect(html).toContain('href="https://app.example/home"');
+    expect(html).not.toContain('K7PQ2M9X');
   });
 
   it('makes the finishing page refresh itself', () => {
@@ -207,6 +216,26 @@ describe('handleOutcome (GET /outcome/{kind})', () => {
       expect(response.body).not.toContain('<script>');
     },
   );
+
+  it.each(['failed', 'unverified', 'other-account'])(
+    'E3: the %s page without a reference does not mention one',
+    (kind) => {
+      const response = handleOutcome({ method: 'GET', kind, rawQuery: '' }, page, true);
+      expect(response.statusCode).toBe(200);
+      // The stylesheet names its .reference class on every page; the words shown must not.
+      expect(response.body.replace(/<style>[\s\S]*<\/style>/, '')).not.toMatch(/reference/i);
+    },
+  );
+
+  it('E3: the failed page with a reference asks to quote it', () => {
+    const response = handleOutcome({ method: 'GET', kind: 'failed', rawQuery: 'ref=K7PQ2M9X' }, page, true);
+    expect(response.body).toContain('quote the reference below');
+  });
+
+  it('B7: the other-account page says the company is connected to another account', () => {
+    const response = handleOutcome({ method: 'GET', kind: 'other-account', rawQuery: '' }, page, true);
+    expect(response.body).toContain('This QuickBooks company is already connected to another account');
+  });
 
   it('reads the reference only from the first 256 characters of the query', () => {
     const response = handleOutcome(

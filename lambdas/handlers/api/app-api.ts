@@ -13,11 +13,13 @@ import {
 import { CipherUnavailableError, TokenDecryptionError } from '../../core/token-cipher';
 import type { TokenDependencies, TokenRuntime } from '../../core/runtime';
 import { MIN_VALID_SECONDS } from '../../core/token-budget';
+import { TENANT_ID_PATTERN } from '../../core/connect-links';
 import { TokenLifecycle } from '../../core/token-lifecycle';
 import type { RouteName } from '../../routes';
 import { matchRoute, ROUTES } from '../../routes';
 import type { HttpResponse } from '../web/http-responses';
 import { CONNECT_PATH } from '../web/paths';
+import { createConnectLink, verifyConnectResult } from './connect-links';
 import { disconnect } from './disconnect';
 import { apiError, jsonResponse, temporarilyUnavailable } from './json-responses';
 import { accessTokenView, connectionView } from './views';
@@ -37,7 +39,7 @@ export interface ApiRequest {
 /** A QuickBooks company id: digits only (Intuit's realmIds are 1 to 20 digits; 32 leaves room). */
 const REALM_ID = /^[0-9]{1,32}$/;
 /** The app's tenant ids (signed connect links use the same rule). */
-const TENANT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const TENANT_ID = TENANT_ID_PATTERN;
 /** The largest body the API reads: `{"minValidSeconds": N}` is a few dozen bytes. */
 const MAX_BODY_BYTES = 4096;
 const LIST_LIMIT = 100;
@@ -119,7 +121,7 @@ async function serve(
         case 'reconnect-required':
           return apiError(409, 'reconnect_required', 'The company must be connected again by its user.', {
             reason: result.reason,
-            reconnectUrl: reconnectUrlOf(runtime),
+            reconnectUrl: reconnectUrlOf(runtime, realmId),
           });
         case 'unavailable':
           return temporarilyUnavailable(
@@ -157,6 +159,14 @@ async function serve(
     }
     case 'deleteConnection':
       return disconnect(realmId, runtime, deps);
+    case 'connectLinks': {
+      const answer = await createConnectLink(request.body, request.caller, runtime, deps);
+      return 'invalid' in answer ? refuse(400, 'invalid_request', answer.invalid) : answer;
+    }
+    case 'verifyConnectResult': {
+      const answer = await verifyConnectResult(request.body, runtime, deps);
+      return 'invalid' in answer ? refuse(400, 'invalid_request', answer.invalid) : answer;
+    }
     case 'connect':
     case 'callback':
     case 'outcome':
@@ -169,8 +179,15 @@ async function serve(
 }
 
 /** Where the company's user starts a new flow: this deployment's /connect (its redirect URI's host). */
-export function reconnectUrlOf(runtime: TokenRuntime): string {
-  return `${new URL(runtime.config.redirectUri).origin}${CONNECT_PATH}`;
+export function reconnectUrlOf(runtime: TokenRuntime, realmId: string): string {
+  const { config } = runtime;
+  // With signed links only the app can start a flow for its signed-in user: its own reconnect page.
+  if (config.requireSignedConnectLinks && config.appReconnectUrl !== undefined) {
+    const target = new URL(config.appReconnectUrl);
+    target.searchParams.set('realmId', realmId);
+    return target.toString();
+  }
+  return `${new URL(config.redirectUri).origin}${CONNECT_PATH}`;
 }
 
 /** `{"minValidSeconds": N}`, or nothing: the default. Returns the problem as a sentence. */

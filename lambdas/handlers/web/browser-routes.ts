@@ -4,15 +4,18 @@
  */
 import type { CallbackRequest } from '../../core/callback-flow';
 import { handleCallback } from '../../core/callback-flow';
+import type { ConnectRequest } from '../../core/connect-flow';
 import { handleConnect } from '../../core/connect-flow';
 import { handleReconnect } from '../../core/reconnect-flow';
+import type { ConnectLinkKeys } from '../../core/connect-links';
+import { redirectSignature } from '../../core/connect-links';
 import { DEFAULT_APP_NAME } from '../../core/config';
 import { notConfigured } from '../../core/flow-failures';
 import type { FlowResult } from '../../core/flow-results';
 import type { BaseRuntime, ConnectorRuntime, FlowDependencies } from '../../core/runtime';
 import { tryRuntime } from '../../core/runtime';
 import type { HttpResponse } from './http-responses';
-import type { RenderSettings } from './render';
+import type { RedirectSigner, RenderSettings } from './render';
 import { renderFlowResult, renderSettingsOf } from './render';
 
 export interface BrowserRequest {
@@ -27,10 +30,10 @@ export function callbackRoute(
 }
 
 export function connectRoute(
-  request: BrowserRequest,
+  request: BrowserRequest & ConnectRequest,
   deps: FlowDependencies<BaseRuntime>,
 ): Promise<HttpResponse> {
-  return route(request, deps, (runtime) => handleConnect(runtime, deps));
+  return route(request, deps, (runtime) => handleConnect(runtime, deps, request));
 }
 
 export function reconnectRoute(
@@ -50,5 +53,34 @@ async function route<R extends BaseRuntime>(
   if (request.method !== 'GET') return renderFlowResult({ kind: 'method-not-allowed' }, fallback);
   const resolved = tryRuntime(deps);
   if (!resolved.ok) return renderFlowResult(notConfigured(deps.telemetry, resolved.error), fallback);
-  return renderFlowResult(await flow(resolved.runtime), renderSettingsOf(resolved.runtime.config));
+  const result = await flow(resolved.runtime);
+  const settings = renderSettingsOf(resolved.runtime.config);
+  const redirectsToApp = settings.appSuccessUrl !== undefined || settings.appFailureUrl !== undefined;
+  if (result.kind !== 'outcome' || !redirectsToApp) return renderFlowResult(result, settings);
+  return renderFlowResult(result, settings, await redirectSigner(resolved.runtime, deps));
+}
+
+/**
+ * The signer of redirects to the app, with the key derived for them. When the key cannot be read
+ * the redirect still goes, unsigned (the app's verification then says "not valid"), and it is logged.
+ */
+async function redirectSigner<R extends BaseRuntime>(
+  runtime: R,
+  deps: FlowDependencies<R>,
+): Promise<RedirectSigner | undefined> {
+  if (runtime.connectLinkKeys === undefined) return undefined;
+  let keys: ConnectLinkKeys;
+  try {
+    keys = await runtime.connectLinkKeys.get();
+  } catch (error) {
+    deps.telemetry.record({
+      code: 'REDIRECT_UNSIGNED',
+      fields: { errorName: error instanceof Error ? error.name : typeof error },
+    });
+    return undefined;
+  }
+  return (claims) => {
+    const ts = Math.floor(deps.clock() / 1000);
+    return { ts, sig: redirectSignature(keys, claims, ts) };
+  };
 }

@@ -10,6 +10,8 @@ export type PageKind =
   | 'expired'
   | 'failed'
   | 'unverified'
+  | 'other-account'
+  | 'link-refused'
   | 'finishing'
   | 'not-configured'
   | 'try-again'
@@ -20,7 +22,14 @@ export type PageKind =
   | 'reconnect-from-app';
 
 /** Outcome pages reachable at /outcome/{kind} after a 303 from the callback (E1). */
-export const OUTCOME_KINDS = ['connected', 'cancelled', 'expired', 'failed', 'unverified'] as const;
+export const OUTCOME_KINDS = [
+  'connected',
+  'cancelled',
+  'expired',
+  'failed',
+  'unverified',
+  'other-account',
+] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 export function isOutcomeKind(value: string): value is OutcomeKind {
@@ -89,7 +98,10 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
         heading: 'We could not finish connecting to QuickBooks',
         paragraphs: [
           'QuickBooks did not confirm the connection, so nothing was saved.',
-          'Please connect again. If it keeps happening, contact support and quote the reference below.',
+          // Without a reference there is nothing below to quote.
+          ctx.reference !== undefined
+            ? 'Please connect again. If it keeps happening, contact support and quote the reference below.'
+            : 'Please connect again. If it keeps happening, contact support.',
         ],
         action: reconnect,
         showReference: true,
@@ -101,11 +113,43 @@ function contentFor(kind: PageKind, ctx: PageContext): PageContent {
         heading: 'We could not confirm your QuickBooks company',
         paragraphs: [
           'We could not confirm with QuickBooks which company you chose, so nothing was saved.',
-          'Please try again in a moment. If it keeps happening, contact support and quote the reference below.',
+          ctx.reference !== undefined
+            ? 'Please try again in a moment. If it keeps happening, contact support and quote the reference below.'
+            : 'Please try again in a moment. If it keeps happening, contact support.',
         ],
         action: { href: ctx.connectPath, label: 'Try again' },
         showReference: true,
         tone: 'problem',
+      };
+    case 'other-account':
+      return {
+        title: 'Connected to another account',
+        heading: 'This QuickBooks company is already connected to another account',
+        paragraphs: [
+          `The company you chose is connected to a different ${ctx.appName} account, so nothing was changed or saved.`,
+          ctx.reference !== undefined
+            ? 'Sign in to that account to use it, or ask its owner to disconnect it first. Support can help with the reference below.'
+            : 'Sign in to that account to use it, or ask its owner to disconnect it first.',
+        ],
+        ...(ctx.appReturnUrl !== undefined
+          ? { action: { href: ctx.appReturnUrl, label: `Return to ${ctx.appName}` } }
+          : {}),
+        showReference: true,
+        tone: 'problem',
+      };
+    case 'link-refused':
+      return {
+        title: 'Ask for a new link',
+        heading: 'This connection link is not valid any more',
+        paragraphs: [
+          'For your security, each link to connect QuickBooks works once, for a few minutes, and only as it was given.',
+          `Go back to ${ctx.appName} and start connecting again there to get a new link. Nothing was sent to QuickBooks.`,
+        ],
+        ...(ctx.appReturnUrl !== undefined
+          ? { action: { href: ctx.appReturnUrl, label: `Return to ${ctx.appName}` } }
+          : {}),
+        showReference: false,
+        tone: 'neutral',
       };
     case 'finishing':
       return {

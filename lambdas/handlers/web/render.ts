@@ -4,6 +4,7 @@
  * request parameter (A4).
  */
 import type { ServiceConfig } from '../../core/config';
+import type { RedirectClaims } from '../../core/connect-links';
 import { expiredFlowCookie, flowCookie } from '../../core/flow-cookie';
 import type { FlowResult } from '../../core/flow-results';
 import type { HttpResponse } from './http-responses';
@@ -40,11 +41,23 @@ export function pageContextOf(settings: RenderSettings, reference?: string): Pag
   };
 }
 
-export function renderFlowResult(result: FlowResult, settings: RenderSettings): HttpResponse {
+/**
+ * Signs what a redirect to the app says (README "Tenants and signed connect links"): the `ts` and
+ * `sig` parameters to add. Absent when the key could not be read: the redirect goes unsigned.
+ */
+export type RedirectSigner = (claims: RedirectClaims) => { readonly ts: number; readonly sig: string };
+
+export function renderFlowResult(
+  result: FlowResult,
+  settings: RenderSettings,
+  signRedirect?: RedirectSigner,
+): HttpResponse {
   const https = settings.https;
   switch (result.kind) {
     case 'outcome':
-      return outcomeRedirect(result, settings);
+      return outcomeRedirect(result, settings, signRedirect);
+    case 'link-refused':
+      return pageResponse(403, 'link-refused', pageContextOf(settings), https);
     case 'authorize':
       return redirectResponse(302, result.location, https, [
         flowCookie(result.flowCookie.state, result.flowCookie.issuedAt, result.flowCookie.maxAgeSeconds),
@@ -70,21 +83,43 @@ export function renderFlowResult(result: FlowResult, settings: RenderSettings): 
 function outcomeRedirect(
   result: Extract<FlowResult, { kind: 'outcome' }>,
   settings: RenderSettings,
+  signRedirect: RedirectSigner | undefined,
 ): HttpResponse {
   const cookies =
     result.forgetFlowState !== undefined ? [expiredFlowCookie(result.forgetFlowState)] : undefined;
-  const { outcome, reference, realmId } = result;
-  const failure = outcome === 'failed' || outcome === 'unverified';
+  const { outcome, reference, realmId, tenantId } = result;
+  const failure = outcome === 'failed' || outcome === 'unverified' || outcome === 'other-account';
+  const signed = (target: URL, claims: RedirectClaims): string => {
+    if (claims.realmId !== undefined) target.searchParams.set('realmId', claims.realmId);
+    if (claims.tenantId !== undefined) target.searchParams.set('tenantId', claims.tenantId);
+    if (signRedirect !== undefined) {
+      const { ts, sig } = signRedirect(claims);
+      target.searchParams.set('ts', String(ts));
+      target.searchParams.set('sig', sig);
+    }
+    return target.toString();
+  };
   if (outcome === 'connected' && settings.appSuccessUrl !== undefined) {
     const target = new URL(settings.appSuccessUrl);
-    if (realmId !== undefined) target.searchParams.set('realmId', realmId);
-    return redirectResponse(303, target.toString(), settings.https, cookies);
+    const claims: RedirectClaims = {
+      outcome,
+      ...(realmId !== undefined ? { realmId } : {}),
+      ...(tenantId !== undefined ? { tenantId } : {}),
+    };
+    return redirectResponse(303, signed(target, claims), settings.https, cookies);
   }
   if ((failure || outcome === 'cancelled') && settings.appFailureUrl !== undefined) {
     const target = new URL(settings.appFailureUrl);
-    target.searchParams.set('outcome', failure ? 'failed' : outcome);
-    if (failure && reference !== undefined) target.searchParams.set('ref', reference);
-    return redirectResponse(303, target.toString(), settings.https, cookies);
+    const claimed = failure ? 'failed' : 'cancelled';
+    target.searchParams.set('outcome', claimed);
+    const ref = failure ? reference : undefined;
+    if (ref !== undefined) target.searchParams.set('ref', ref);
+    const claims: RedirectClaims = {
+      outcome: claimed,
+      ...(tenantId !== undefined ? { tenantId } : {}),
+      ...(ref !== undefined ? { ref } : {}),
+    };
+    return redirectResponse(303, signed(target, claims), settings.https, cookies);
   }
   const query = failure && reference !== undefined ? `?ref=${reference}` : '';
   return redirectResponse(303, `${OUTCOME_PATH}/${outcome}${query}`, settings.https, cookies);

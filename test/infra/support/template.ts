@@ -55,6 +55,7 @@ export function nameOf(c: SynthesizedConnector, value: unknown): string {
     [logicalIdOf(c.stateful, c.stateful.connectionTableKey)]: 'ConnectionTableKey',
     [logicalIdOf(c.stateful, c.stateful.tokenKey)]: 'TokenKey',
     [logicalIdOf(c.stateful, c.stateful.credentialsSecret)]: 'CredentialsSecret',
+    [logicalIdOf(c.stateful, c.stateful.connectLinkKeySecret)]: 'ConnectLinkKeySecret',
   };
   const statelessNames: Record<string, string> = {};
   statelessNames[logicalIdOf(c.stateless, c.stateless.api.httpApi)] = 'HttpApi';

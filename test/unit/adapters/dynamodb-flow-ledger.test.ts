@@ -117,6 +117,48 @@ beforeEach(() => {
  */
 describe('DynamoDbFlowLedger', () => {
   describe('createFlow', () => {
+    it('I1: with a link, puts the nonce (conditional, kept past the link) and the flow in one transaction', async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      await expect(
+        ledger().ledger.createFlow({
+          stateHash: STATE_HASH,
+          createdAt: NOW,
+          expiresAt: NOW + 900_000,
+          tenantId: 'tenant-a',
+          nonce: { hash: 'e'.repeat(64), expiresAt: NOW + 300_000 },
+        }),
+      ).resolves.toBe('created');
+      const [nonce, state] = transactItems();
+      expect(nonce?.Put).toMatchObject({
+        TableName: 'flows',
+        Item: { pk: `NONCE#${'e'.repeat(64)}`, stateHash: STATE_HASH },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
+      expect(Number(nonce?.Put?.Item?.['ttl'])).toBeGreaterThan((NOW + 300_000) / 1000);
+      expect(state?.Put?.Item).toMatchObject({
+        pk: `STATE#${STATE_HASH}`,
+        status: 'PENDING',
+        tenantId: 'tenant-a',
+      });
+      expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    });
+
+    it('I1: a nonce already consumed answers nonce-used; another cancellation is storage trouble', async () => {
+      ddb
+        .on(TransactWriteCommand)
+        .rejectsOnce(cancelled(checkFailed(), NONE))
+        .rejectsOnce(cancelled(NONE, CONFLICT));
+      const flow = {
+        stateHash: STATE_HASH,
+        createdAt: NOW,
+        expiresAt: NOW + 900_000,
+        tenantId: 'tenant-a',
+        nonce: { hash: 'e'.repeat(64), expiresAt: NOW + 300_000 },
+      };
+      await expect(ledger().ledger.createFlow(flow)).resolves.toBe('nonce-used');
+      await expect(ledger().ledger.createFlow(flow)).rejects.toBeInstanceOf(StorageUnavailableError);
+    });
+
     it('G1: turns a throttling error into StorageUnavailableError', async () => {
       ddb
         .on(PutCommand)
@@ -496,6 +538,47 @@ describe('DynamoDbFlowLedger', () => {
       await expect(ledger().ledger.recordConnection(CODE_HASH, connection)).resolves.toBe('superseded');
       // The code is still marked CONNECTED, by a separate update.
       expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({ pk: `CODE#${CODE_HASH}` });
+    });
+
+    it('B7: asks for the refused connection item, and a company bound to another tenant is bound-to-other-tenant: nothing else written', async () => {
+      ddb
+        .on(TransactWriteCommand)
+        .rejects(
+          cancelled(
+            checkFailed(marshall({ realmId: CLAIM.realmId, tenantId: 'tenant-a', grantedAt: NOW - 1 })),
+            NONE,
+          ),
+        );
+      await expect(
+        ledger().ledger.recordConnection(CODE_HASH, { ...connection, tenantId: 'tenant-b' }),
+      ).resolves.toBe('bound-to-other-tenant');
+      expect(transactItems()[0]?.Update?.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+      expect(transactItems()[0]?.Update?.ConditionExpression).toContain('tenantId = :tenantId');
+      // The code stays EXCHANGING for the callback to record as FAILED.
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    });
+
+    it('B7: the same tenant refused by D5 alone is superseded, not bound', async () => {
+      ddb
+        .on(TransactWriteCommand)
+        .rejects(
+          cancelled(
+            checkFailed(marshall({ realmId: CLAIM.realmId, tenantId: 'tenant-a', grantedAt: NOW + 1 })),
+            NONE,
+          ),
+        );
+      ddb.on(UpdateCommand).resolves({});
+      await expect(
+        ledger().ledger.recordConnection(CODE_HASH, { ...connection, tenantId: 'tenant-a' }),
+      ).resolves.toBe('superseded');
+    });
+
+    it('B7: a flow without a tenant may only write a company without one', async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      await ledger().ledger.recordConnection(CODE_HASH, connection);
+      expect(transactItems()[0]?.Update?.ConditionExpression).toMatch(
+        /AND attribute_not_exists\(tenantId\)$/,
+      );
     });
 
     it('D5: a superseded write whose CONNECTED update already landed (answer lost) still counts as stored', async () => {

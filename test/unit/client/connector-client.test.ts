@@ -451,6 +451,58 @@ describe('connections', () => {
   });
 });
 
+describe('connect links and signed redirects', () => {
+  it('createConnectLink posts the tenant and lifetime and returns the link with its expiry as a Date', async () => {
+    const url = 'https://connect.example.com/connect?tenant=tenant-7&exp=1796125500&nonce=n&sig=s';
+    connector.answer({ status: 201, body: { url, expiresAt: '2026-12-01T12:05:00.000Z' } });
+    const link = await client().createConnectLink({ tenantId: 'tenant-7', expiresInSeconds: 600 });
+    expect(link).toEqual({ url, expiresAt: new Date('2026-12-01T12:05:00.000Z') });
+    expect(connector.received.map((r) => [r.method, r.url, JSON.parse(r.body) as unknown])).toEqual([
+      ['POST', '/api/connect-links', { tenantId: 'tenant-7', expiresInSeconds: 600 }],
+    ]);
+    expect(header(connector.received[0]!, 'authorization')).toBe(`Bearer ${API_KEY}`);
+  });
+
+  it.each([
+    ['a tenant with a space', { tenantId: 'a b' }],
+    ['an empty tenant', { tenantId: '' }],
+    ['a lifetime of 59 s', { tenantId: 't', expiresInSeconds: 59 }],
+    ['a lifetime of 3601 s', { tenantId: 't', expiresInSeconds: 3601 }],
+  ])('createConnectLink refuses %s before sending', async (_label, options) => {
+    expect(await caught(client().createConnectLink(options))).toBeInstanceOf(InvalidRequestError);
+    expect(connector.received).toEqual([]);
+  });
+
+  it('verifyConnectResult sends the query as received and reads the verdict', async () => {
+    connector.answer(
+      {
+        status: 200,
+        body: { valid: true, outcome: 'connected', realmId: REALM_ID, tenantId: 'tenant-7' },
+      },
+      { status: 200, body: { valid: false } },
+    );
+    const app = client();
+    const query = `?realmId=${REALM_ID}&tenantId=tenant-7&ts=1796125200&sig=abc`;
+    expect(await app.verifyConnectResult(query)).toEqual({
+      valid: true,
+      outcome: 'connected',
+      realmId: REALM_ID,
+      tenantId: 'tenant-7',
+    });
+    expect(await app.verifyConnectResult('realmId=1&sig=forged')).toEqual({ valid: false });
+    expect(connector.received.map((r) => [r.url, JSON.parse(r.body) as unknown])).toEqual([
+      ['/api/connect-results/verify', { query }],
+      ['/api/connect-results/verify', { query: 'realmId=1&sig=forged' }],
+    ]);
+  });
+
+  it('verifyConnectResult treats an answer that is not a verdict as an error, never as valid', async () => {
+    connector.answer({ status: 200, body: { valid: 'yes' } });
+    const error = await caught(client().verifyConnectResult('ts=1&sig=x'));
+    expect(error).toBeInstanceOf(ConnectorApiError);
+  });
+});
+
 describe('retries', () => {
   it("waits the 503's Retry-After, then returns the token", async () => {
     connector.answer(

@@ -95,11 +95,16 @@ export class FlowHarness {
   }
 
   /** A flow as /connect would have stored it, with a fresh authorization code from Intuit. */
-  async startFlow(ttlSeconds = this.config.flowTtlSeconds): Promise<StartedFlow> {
+  async startFlow(ttlSeconds = this.config.flowTtlSeconds, tenantId?: string): Promise<StartedFlow> {
     const state = newState();
     const stateHash = sha256Hex(state);
     const now = this.clock.now();
-    await this.ledger.createFlow({ stateHash, createdAt: now, expiresAt: now + ttlSeconds * 1000 });
+    await this.ledger.createFlow({
+      stateHash,
+      createdAt: now,
+      expiresAt: now + ttlSeconds * 1000,
+      ...(tenantId !== undefined ? { tenantId } : {}),
+    });
     return { state, stateHash, cookie: `${flowCookieName(state)}=${state}.${now}`, code: this.newCode() };
   }
 

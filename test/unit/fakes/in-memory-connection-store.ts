@@ -27,6 +27,9 @@ export class InMemoryConnectionStore implements ConnectionStore {
   /** What the ledger's recordConnection does to the connection item, without the code part. */
   putVerified(connection: NewConnection): ConnectionWrite {
     const existing = this.connections.get(connection.realmId);
+    // B7 first: a company bound to another tenant is refused whatever the grants' order.
+    if (existing?.tenantId !== undefined && existing.tenantId !== connection.tenantId)
+      return 'bound-to-other-tenant';
     if (existing !== undefined && existing.grantedAt >= connection.grantedAt) return 'superseded';
     // A grant without a tenant keeps the tenant the company had (the adapter sets it only when given).
     const tenantId = connection.tenantId ?? existing?.tenantId;
@@ -98,8 +101,9 @@ export class InMemoryConnectionStore implements ConnectionStore {
     const connection = this.connections.get(realmId);
     if (connection === undefined) return { kind: 'not-found' };
     const tokens = connection.tokens;
+    // DELETE also releases the company's tenant binding, so another tenant may connect it.
     this.connections.set(realmId, {
-      ...withoutTokens(connection),
+      ...without(withoutTokens(connection), 'tenantId'),
       status: 'DISCONNECTED',
       reconnectReason: 'disconnected',
       disconnectedAt: now,

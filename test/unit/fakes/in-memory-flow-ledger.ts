@@ -14,6 +14,7 @@ import { LeaseLostError, StorageUnavailableError } from '../../../lambdas/core/e
 import { InMemoryConnectionStore } from './in-memory-connection-store';
 import type {
   ConnectionWrite,
+  CreateFlowResult,
   LedgerStatus,
   CancelResult,
   ClaimResult,
@@ -30,6 +31,7 @@ export interface StoredState {
   status: StateStatus;
   readonly createdAt: number;
   readonly expiresAt: number;
+  readonly tenantId?: string;
   codeHash?: string;
 }
 
@@ -40,6 +42,8 @@ type Failure = { remaining: number; error: () => Error };
 export class InMemoryFlowLedger implements FlowLedger {
   readonly states = new Map<string, StoredState>();
   readonly entries = new Map<string, LedgerEntry>();
+  /** Consumed connect-link nonces (their hashes). */
+  readonly nonces = new Set<string>();
   /** The connections table, shared with the ledger's transaction as in DynamoDB. */
   readonly connectionStore = new InMemoryConnectionStore();
   readonly connections = this.connectionStore.connections;
@@ -62,15 +66,24 @@ export class InMemoryFlowLedger implements FlowLedger {
     return this.calls.filter((c) => c.operation === operation).map((c) => c.args);
   }
 
-  async createFlow(flow: NewFlow): Promise<void> {
+  async createFlow(flow: NewFlow): Promise<CreateFlowResult> {
     await this.enter('createFlow', [flow]);
     if (this.states.has(flow.stateHash)) throw new Error('ConditionalCheckFailed: flow exists');
+    if (flow.nonce !== undefined) {
+      if (this.nonces.has(flow.nonce.hash)) {
+        await this.gate();
+        return 'nonce-used';
+      }
+      this.nonces.add(flow.nonce.hash);
+    }
     this.states.set(flow.stateHash, {
       status: 'PENDING',
       createdAt: flow.createdAt,
       expiresAt: flow.expiresAt,
+      ...(flow.tenantId !== undefined ? { tenantId: flow.tenantId } : {}),
     });
     await this.gate();
+    return 'created';
   }
 
   async claimCode(claim: CodeClaim): Promise<ClaimResult> {
@@ -127,6 +140,13 @@ export class InMemoryFlowLedger implements FlowLedger {
     return 'state-expired';
   }
 
+  async readFlowTenant(stateHash: string): Promise<string | undefined> {
+    await this.enter('readFlowTenant', [stateHash]);
+    const tenantId = this.states.get(stateHash)?.tenantId;
+    await this.gate();
+    return tenantId;
+  }
+
   async readEntry(codeHash: string): Promise<LedgerEntry | undefined> {
     await this.enter('readEntry', [codeHash]);
     const entry = this.entries.get(codeHash);
@@ -153,7 +173,12 @@ export class InMemoryFlowLedger implements FlowLedger {
     const entry = this.entries.get(codeHash);
     if (entry?.status === 'CONNECTED') return 'stored';
     if (entry === undefined || entry.status !== 'EXCHANGING') throw new LeaseLostError();
-    const superseded = this.connectionStore.putVerified(connection) === 'superseded';
+    const written = this.connectionStore.putVerified(connection);
+    if (written === 'bound-to-other-tenant') {
+      await this.gate();
+      return written;
+    }
+    const superseded = written === 'superseded';
     const connected: LedgerEntry = { ...entry, status: 'CONNECTED' };
     delete (connected as { reason?: FailureReason }).reason;
     this.entries.set(codeHash, connected);
