@@ -206,6 +206,7 @@ export function fromConnectionItem(item: Record<string, unknown>, secrets?: Toke
     ...optional('reconnectReason', text('reconnectReason') as ReconnectReason | undefined),
     ...optional('refreshFailures', number('refreshFailures')),
     ...optional('refreshRetryAt', number('refreshRetryAt')),
+    ...optional('nearHardExpiryNotifiedFor', number('nearHardExpiryNotifiedFor')),
     ...(leaseHolder !== undefined && leaseUntil !== undefined
       ? { refreshLease: { holder: leaseHolder, until: leaseUntil } }
       : {}),

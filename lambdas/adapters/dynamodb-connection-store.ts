@@ -340,6 +340,48 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     });
   }
 
+  async listNearHardExpiry(
+    before: number,
+    options: { readonly limit: number; readonly cursor?: string },
+  ): Promise<Page<{ readonly realmId: string; readonly hardExpiresAt: number }>> {
+    const index = CONNECTION_INDEXES.hardExpiry;
+    const page = await this.query('listNearHardExpiry', {
+      IndexName: index.name,
+      KeyConditionExpression: '#shard = :shard AND #hard <= :before',
+      ExpressionAttributeNames: { '#shard': index.partitionKey.name, '#hard': index.sortKey.name },
+      ExpressionAttributeValues: { ':shard': KEEP_ALIVE_SHARD, ':before': before },
+      Limit: options.limit,
+      ...startKey(options.cursor),
+    });
+    return {
+      items: page.items.map((item) => ({
+        realmId: String(item[REALM]),
+        hardExpiresAt: Number(item[index.sortKey.name]),
+      })),
+      ...cursorOf(page.lastKey),
+    };
+  }
+
+  async markNearHardExpiryNotified(realmId: string, hardExpiresAt: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { [REALM]: realmId },
+          // Not a token write: the version stays, so no refresh in flight is fenced out by it.
+          ConditionExpression: `${IS_ACTIVE} AND refreshTokenHardExpiresAt = :hard AND (attribute_not_exists(nearHardExpiryNotifiedFor) OR nearHardExpiryNotifiedFor <> :hard)`,
+          UpdateExpression: 'SET nearHardExpiryNotifiedFor = :hard',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':active': 'ACTIVE', ':hard': hardExpiresAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw storageError('markNearHardExpiryNotified', error);
+    }
+  }
+
   /** The item as a Connection with its tokens opened (sealed) or as stored (legacy plaintext). */
   private async open(item: Record<string, unknown>): Promise<Connection> {
     const sealed = sealedTokensOf(item);

@@ -86,6 +86,11 @@ export interface Connection {
    * the first touch rewrites it (migrateLegacy), and the operator's backfill does the rest.
    */
   readonly legacy?: boolean;
+  /**
+   * The 5-year cap (epoch ms) the app was last told is near (the "Connection Near Hard Expiry"
+   * event comes from the write that sets it, once per grant).
+   */
+  readonly nearHardExpiryNotifiedFor?: number;
 }
 
 /** A page of a listing; `cursor` continues it, absent on the last page. */
@@ -176,6 +181,17 @@ export interface ConnectionStore {
   countReconnectRequired(): Promise<number>;
   /** How many ACTIVE connections reach their 5-year cap at or before `before`. */
   countNearHardExpiry(before: number): Promise<number>;
+  /** ACTIVE connections whose 5-year cap falls at or before `before`, with that cap (an index). */
+  listNearHardExpiry(
+    before: number,
+    options: { readonly limit: number; readonly cursor?: string },
+  ): Promise<Page<{ readonly realmId: string; readonly hardExpiresAt: number }>>;
+  /**
+   * Records, once per grant, that the app is told this ACTIVE connection nears its cap: true when
+   * this call set it (its write is what the lifecycle event comes from), false when it was set for
+   * this cap already or the connection changed.
+   */
+  markNearHardExpiryNotified(realmId: string, hardExpiresAt: number): Promise<boolean>;
 }
 
 export type DisconnectResult =

@@ -29,6 +29,8 @@ export interface KeepAliveRunReport {
   readonly indexPages: number;
   readonly reconnectRequired: number;
   readonly nearHardExpiry: number;
+  /** Connections newly marked near their 5-year cap this run (each becomes one lifecycle event). */
+  readonly nearHardExpiryNotified: number;
   /** True when the deadline or the per-run cap stopped the run before the index was exhausted. */
   readonly stoppedEarly: boolean;
 }
@@ -91,6 +93,28 @@ export async function runKeepAlive(
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
   } while (cursor !== undefined && !stoppedEarly);
 
+  // Tell the app, once per grant, about each connection within 30 days of its 5-year cap: the
+  // marker's write is what the "Connection Near Hard Expiry" event comes from (no refresh helps).
+  let nearHardExpiryNotified = 0;
+  let nearCursor: string | undefined;
+  let nearRead = 0;
+  do {
+    if (clock() >= options.deadline - 1_000 || nearRead >= maxConnections) break;
+    const page = await store.listNearHardExpiry(clock() + NEAR_HARD_EXPIRY_MS, {
+      limit: pageSize,
+      ...(nearCursor !== undefined ? { cursor: nearCursor } : {}),
+    });
+    nearRead += page.items.length;
+    nearCursor = page.cursor;
+    for (const { realmId, hardExpiresAt } of page.items) {
+      try {
+        if (await store.markNearHardExpiryNotified(realmId, hardExpiresAt)) nearHardExpiryNotified += 1;
+      } catch {
+        outcomes.error += 1;
+      }
+    }
+  } while (nearCursor !== undefined);
+
   const reconnectRequired = await store.countReconnectRequired();
   const nearHardExpiry = await store.countNearHardExpiry(clock() + NEAR_HARD_EXPIRY_MS);
   telemetry.gauge('ConnectionsReconnectRequired', reconnectRequired);
@@ -108,9 +132,18 @@ export async function runKeepAlive(
       errors: outcomes.error,
       reconnectRequired,
       nearHardExpiry,
+      nearHardExpiryNotified,
       stoppedEarly,
       durationMs: clock() - started,
     },
   });
-  return { due, outcomes, indexPages, reconnectRequired, nearHardExpiry, stoppedEarly };
+  return {
+    due,
+    outcomes,
+    indexPages,
+    reconnectRequired,
+    nearHardExpiry,
+    nearHardExpiryNotified,
+    stoppedEarly,
+  };
 }

@@ -20,6 +20,7 @@ export const LIFECYCLE_EVENT_TYPES = {
   reconnected: 'Connection Reconnected',
   reconnectRequired: 'Connection Reconnect Required',
   disconnected: 'Connection Disconnected',
+  nearHardExpiry: 'Connection Near Hard Expiry',
 } as const;
 export type LifecycleEventType = (typeof LIFECYCLE_EVENT_TYPES)[keyof typeof LIFECYCLE_EVENT_TYPES];
 
@@ -36,6 +37,8 @@ export interface EventDetail {
   readonly occurredAt: string;
   /** Why the connection needs its user (Reconnect Required only). */
   readonly reason?: string;
+  /** ISO 8601: the grant's 5-year cap (Near Hard Expiry only). */
+  readonly hardExpiresAt?: string;
 }
 
 export interface LifecycleEvent {
@@ -66,6 +69,10 @@ export function deriveLifecycleEvent(change: ConnectionChange): LifecycleEvent |
         return eventOf(LIFECYCLE_EVENT_TYPES.created, next, next.version, next.grantedAt);
       if (next.grantedAt > previous.grantedAt)
         return eventOf(LIFECYCLE_EVENT_TYPES.reconnected, next, next.version, next.grantedAt);
+      // The keep-alive marks a grant once when it comes within 30 days of its cap.
+      const cap = next.nearHardExpiryNotifiedFor;
+      if (cap !== undefined && cap !== previous.nearHardExpiryNotifiedFor)
+        return eventOf(LIFECYCLE_EVENT_TYPES.nearHardExpiry, next, cap, change.observedAt);
       return undefined;
     }
     case 'RECONNECT_REQUIRED':
@@ -84,7 +91,8 @@ export function deriveLifecycleEvent(change: ConnectionChange): LifecycleEvent |
 
 /**
  * sha256 over the event type, the company and the write that caused it (the item's version, which
- * every transition bumps), so a redelivered stream record or a replayed batch yields the same id.
+ * every transition bumps; for Near Hard Expiry, which bumps no version, the cap it is about), so a
+ * redelivered stream record or a replayed batch yields the same id.
  */
 export function lifecycleEventId(type: LifecycleEventType, realmId: string, version: number): string {
   return createHash('sha256').update(`${type}\n${realmId}\n${version}`, 'utf8').digest('hex');
@@ -107,6 +115,9 @@ function eventOf(
       occurredAt: new Date(occurredAt).toISOString(),
       ...(type === LIFECYCLE_EVENT_TYPES.reconnectRequired && connection.reconnectReason !== undefined
         ? { reason: connection.reconnectReason }
+        : {}),
+      ...(type === LIFECYCLE_EVENT_TYPES.nearHardExpiry && connection.nearHardExpiryNotifiedFor !== undefined
+        ? { hardExpiresAt: new Date(connection.nearHardExpiryNotifiedFor).toISOString() }
         : {}),
     },
   };

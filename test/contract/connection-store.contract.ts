@@ -545,6 +545,22 @@ export function connectionStoreContract(name: string, subject: () => Promise<Led
           (await s.connections.countNearHardExpiry(day)) + 1,
         );
       });
+
+      it('lists ACTIVE connections near their cap with it, and marks each once per cap', async () => {
+        const day = nextOwnDay();
+        const near = await connected({ refreshTokenHardExpiresAt: day + 1 * HOUR });
+        await connected({ refreshTokenHardExpiresAt: day + 20 * HOUR }); // later than asked
+        const listed = await s.connections.listNearHardExpiry(day + 2 * HOUR, { limit: 1000 });
+        expect(listed.items.filter((i) => i.hardExpiresAt >= day)).toEqual([
+          { realmId: near, hardExpiresAt: day + 1 * HOUR },
+        ]);
+        await expect(s.connections.markNearHardExpiryNotified(near, day + 1 * HOUR)).resolves.toBe(true);
+        await expect(s.connections.markNearHardExpiryNotified(near, day + 1 * HOUR)).resolves.toBe(false);
+        // Another cap (a stale listing) or a connection that stopped being ACTIVE is not marked.
+        await expect(s.connections.markNearHardExpiryNotified(near, day + 3 * HOUR)).resolves.toBe(false);
+        const after = await s.connections.get(near, { tokens: false });
+        expect(after).toMatchObject({ nearHardExpiryNotifiedFor: day + 1 * HOUR, version: 1 });
+      });
     });
   });
 }

@@ -5,6 +5,9 @@
  * receiving side of `standardwebhooks`, including a retry after a 500; and an event still published
  * when the process that wrote the change died before reading the stream.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
@@ -20,8 +23,9 @@ const COMPANIES: Record<string, string> = {
   '9341453908059321': 'Alder Landscaping',
   '9341453908059322': 'Birch Bakery',
   '9341453908059323': 'Cedar Consulting',
+  '9341453908059324': 'Dogwood Dental',
 };
-const [ALDER, BIRCH, CEDAR] = Object.keys(COMPANIES) as [string, string, string];
+const [ALDER, BIRCH, CEDAR, DOGWOOD] = Object.keys(COMPANIES) as [string, string, string, string];
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 interface Delivery {
@@ -240,6 +244,38 @@ describe('given a company connected through the browser flow', () => {
       'Connection Created',
       'Connection Disconnected',
     ]);
+  });
+});
+
+describe('given a connection within 30 days of its 5-year cap', () => {
+  it('the keep-alive publishes Connection Near Hard Expiry once, with the cap', async () => {
+    await connect(DOGWOOD);
+    const cap = Date.now() + 10 * 24 * 60 * 60 * 1000;
+    // Grants are years from their cap in the emulator; move this one's cap close, as time would.
+    const documents = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ ...LOCAL_AWS, endpoint: stack.dynamoDbEndpoint }),
+    );
+    await documents.send(
+      new UpdateCommand({
+        TableName: stack.tables.connection,
+        Key: { realmId: DOGWOOD },
+        UpdateExpression: 'SET refreshTokenHardExpiresAt = :cap',
+        ExpressionAttributeValues: { ':cap': cap },
+      }),
+    );
+    documents.destroy();
+    await expect(stack.runKeepAlive()).resolves.toMatchObject({ nearHardExpiryNotified: 1 });
+    await expect(stack.runKeepAlive()).resolves.toMatchObject({ nearHardExpiryNotified: 0 });
+    const delivery = await eventually('Connection Near Hard Expiry for Dogwood', () =>
+      deliveredOf('Connection Near Hard Expiry', DOGWOOD),
+    );
+    expect(WebhookReceiver.verified(delivery).data).toMatchObject({
+      realmId: DOGWOOD,
+      hardExpiresAt: new Date(cap).toISOString(),
+    });
+    expect(
+      seen.filter((e) => e.detail.realmId === DOGWOOD && e.type === 'Connection Near Hard Expiry'),
+    ).toHaveLength(1);
   });
 });
 

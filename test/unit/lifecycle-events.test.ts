@@ -146,6 +146,21 @@ describe('given a write to the connections table', () => {
     expect(event?.detail).not.toHaveProperty('reason');
   });
 
+  it('the keep-alive marking a grant near its 5-year cap is Connection Near Hard Expiry, once per cap', () => {
+    const cap = GRANTED + 5 * 365 * DAY;
+    const marked = { ...active, nearHardExpiryNotifiedFor: cap };
+    const event = eventFor(active, marked);
+    expect(event?.type).toBe('Connection Near Hard Expiry');
+    expect(event?.detail).toMatchObject({
+      realmId: '9130',
+      tenantId: 'tenant-42',
+      hardExpiresAt: new Date(cap).toISOString(),
+      eventId: lifecycleEventId('Connection Near Hard Expiry', '9130', cap),
+    });
+    // A later write of the same grant (a refresh) carries the marker on: no second event.
+    expect(eventFor(marked, { ...marked, version: 2 })).toBeUndefined();
+  });
+
   describe('that is no lifecycle change', () => {
     it.each<[string, Item, Item | undefined]>([
       ['a refresh (new version, same grant)', active, activeItem({ version: 2, lastRefreshedAt: OBSERVED })],

@@ -641,6 +641,7 @@ describe('runKeepAlive', () => {
       indexPages: 1,
       reconnectRequired: WAITING.length,
       nearHardExpiry: NEAR_CAP.length,
+      nearHardExpiryNotified: NEAR_CAP.length,
       stoppedEarly: false,
     });
     expect(w.telemetry.gauges).toEqual([
@@ -655,6 +656,18 @@ describe('runKeepAlive', () => {
     });
     // Refreshed connections leave the due set: the next run has nothing to do.
     await expect(w.store.listDueForRefresh(T0, { limit: 100 })).resolves.toEqual({ items: [] });
+  });
+
+  it('marks each connection near its 5-year cap once (the Near Hard Expiry event), not again next run', async () => {
+    const w = hundredConnections();
+    const run = () =>
+      runKeepAlive(
+        { store: w.store, lifecycle: w.lifecycle, telemetry: w.telemetry, clock: w.clock.now },
+        { deadline: T0 + 300_000 },
+      );
+    await expect(run()).resolves.toMatchObject({ nearHardExpiryNotified: NEAR_CAP.length });
+    for (const i of NEAR_CAP) expect(w.stored(realmOf(i)).nearHardExpiryNotifiedFor).toBe(T0 + 10 * DAY);
+    await expect(run()).resolves.toMatchObject({ nearHardExpiryNotified: 0 });
   });
 
   it('pages through the due index when more are due than a page holds', async () => {

@@ -185,6 +185,31 @@ export class InMemoryConnectionStore implements ConnectionStore {
     }));
   }
 
+  async listNearHardExpiry(
+    before: number,
+    options: { readonly limit: number; readonly cursor?: string },
+  ): Promise<Page<{ readonly realmId: string; readonly hardExpiresAt: number }>> {
+    const near = [...this.connections.values()]
+      .filter((c) => c.status === 'ACTIVE' && (c.tokenExpiry?.refreshTokenHardExpiresAt ?? Infinity) <= before)
+      .map((c) => ({ realmId: c.realmId, hardExpiresAt: c.tokenExpiry?.refreshTokenHardExpiresAt ?? 0 }))
+      .sort((a, b) => a.hardExpiresAt - b.hardExpiresAt || a.realmId.localeCompare(b.realmId));
+    const start = options.cursor === undefined ? 0 : Number(options.cursor);
+    const items = near.slice(start, start + options.limit);
+    return { items, ...(start + options.limit < near.length ? { cursor: String(start + options.limit) } : {}) };
+  }
+
+  async markNearHardExpiryNotified(realmId: string, hardExpiresAt: number): Promise<boolean> {
+    const connection = this.connections.get(realmId);
+    if (
+      connection?.status !== 'ACTIVE' ||
+      connection.tokenExpiry?.refreshTokenHardExpiresAt !== hardExpiresAt ||
+      connection.nearHardExpiryNotifiedFor === hardExpiresAt
+    )
+      return false;
+    this.connections.set(realmId, { ...connection, nearHardExpiryNotifiedFor: hardExpiresAt });
+    return true;
+  }
+
   async countReconnectRequired(): Promise<number> {
     return [...this.connections.values()].filter((c) => c.status === 'RECONNECT_REQUIRED').length;
   }
