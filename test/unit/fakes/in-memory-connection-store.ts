@@ -190,12 +190,17 @@ export class InMemoryConnectionStore implements ConnectionStore {
     options: { readonly limit: number; readonly cursor?: string },
   ): Promise<Page<{ readonly realmId: string; readonly hardExpiresAt: number }>> {
     const near = [...this.connections.values()]
-      .filter((c) => c.status === 'ACTIVE' && (c.tokenExpiry?.refreshTokenHardExpiresAt ?? Infinity) <= before)
+      .filter(
+        (c) => c.status === 'ACTIVE' && (c.tokenExpiry?.refreshTokenHardExpiresAt ?? Infinity) <= before,
+      )
       .map((c) => ({ realmId: c.realmId, hardExpiresAt: c.tokenExpiry?.refreshTokenHardExpiresAt ?? 0 }))
       .sort((a, b) => a.hardExpiresAt - b.hardExpiresAt || a.realmId.localeCompare(b.realmId));
     const start = options.cursor === undefined ? 0 : Number(options.cursor);
     const items = near.slice(start, start + options.limit);
-    return { items, ...(start + options.limit < near.length ? { cursor: String(start + options.limit) } : {}) };
+    return {
+      items,
+      ...(start + options.limit < near.length ? { cursor: String(start + options.limit) } : {}),
+    };
   }
 
   async markNearHardExpiryNotified(realmId: string, hardExpiresAt: number): Promise<boolean> {
