@@ -44,6 +44,8 @@ const SLOW_INTUIT_MS = 6_000;
 let output: CapturedOutput;
 let browser: Browser;
 let stack: TestStack;
+/** A second stack that requires signed connect links, started for the one page only it shows. */
+let linksRequired: TestStack | undefined;
 let context: BrowserContext;
 let page: Page;
 /** Every code, state and cookie value a browser carried, for the log canary at the end. */
@@ -66,6 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
+  await linksRequired?.close();
   output?.restore();
 });
 
@@ -424,6 +427,16 @@ const REACHABLE_PAGES: readonly ReachablePage[] = [
     heading: HEADING.notFound,
     controls: [RECONNECT],
     reach: async (page) => void (await page.goto(`${stack.url}/outcome/nope`)),
+  },
+  {
+    name: 'reconnect-from-app',
+    heading: HEADING.reconnectFromApp,
+    controls: [],
+    // The Reconnect URL where only the app may start a flow and no app reconnect page is configured.
+    reach: async (page) => {
+      linksRequired ??= await startTestStack({ env: { REQUIRE_SIGNED_CONNECT_LINKS: 'true' } });
+      await page.goto(`${linksRequired.url}/reconnect`);
+    },
   },
   {
     name: 'disconnected',

@@ -18,6 +18,7 @@ export const HEADING = {
   notFound: 'Page not found',
   invalidRequest: 'This link is not valid',
   disconnected: 'Local QuickBooks connector is disconnected from QuickBooks',
+  reconnectFromApp: 'Reconnect QuickBooks from Local QuickBooks connector',
   otherAccount: 'This QuickBooks company is already connected to another account',
   linkRefused: 'This connection link is not valid any more',
 } as const;
