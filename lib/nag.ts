@@ -66,7 +66,7 @@ export const NAG_ACKNOWLEDGEMENTS = {
     '(docs/runbook.md#lifecycleeventsfailed, docs/runbook.md#webhookdeliveryabandoned, docs/security.md I4).',
   'Serverless-LambdaEventSourceMappingDestination':
     "The webhook queue's mapping: Lambda offers no on-failure destination for an SQS source; the queue's own " +
-    'redrive to its alarmed dead-letter queue is that destination (docs/runbook.md#webhookdeliveryabandoned).',
+    'redrive to its alarmed dead-letter queue is that destination (docs/security.md I4, docs/runbook.md#webhookdeliveryabandoned).',
 } as const;
 export type AcknowledgedRule = keyof typeof NAG_ACKNOWLEDGEMENTS;
 
