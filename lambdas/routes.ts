@@ -13,8 +13,10 @@ import { CALLBACK_TIMEOUT_SECONDS } from './core/time-budget';
 
 /** A batch of stream records: derivation is in memory, PutEvents a few calls of at most 3 s each. */
 const LIFECYCLE_EVENTS_TIMEOUT_SECONDS = 30;
+/** One POST to the app (at most 10 s) and one ChangeMessageVisibility call. */
+export const WEBHOOKS_TIMEOUT_SECONDS = 15;
 
-export type HandlerName = 'connect' | 'callback' | 'outcome' | 'api' | 'refresher' | 'events';
+export type HandlerName = 'connect' | 'callback' | 'outcome' | 'api' | 'refresher' | 'events' | 'webhooks';
 
 export interface FunctionSpec {
   /** CDK construct id of the function (PascalCase). */
@@ -25,9 +27,10 @@ export interface FunctionSpec {
   readonly timeoutSeconds: number;
   /**
    * http: behind API Gateway routes; schedule: invoked by EventBridge Scheduler (a timer locally);
-   * stream: reads the connections table's DynamoDB stream (a poller locally).
+   * stream: reads the connections table's DynamoDB stream (a poller locally); queue: reads an SQS
+   * queue (deployed only when its environment needs it).
    */
-  readonly trigger: 'http' | 'schedule' | 'stream';
+  readonly trigger: 'http' | 'schedule' | 'stream' | 'queue';
   /** One line for the README. */
   readonly summary: string;
 }
@@ -79,6 +82,14 @@ export const FUNCTIONS: Readonly<Record<HandlerName, FunctionSpec>> = {
     trigger: 'stream',
     summary:
       "reads the connections table's stream and publishes lifecycle events to the stack's EventBridge bus",
+  },
+  webhooks: {
+    id: 'WebhookDelivery',
+    entry: 'lambdas/webhooks.ts',
+    timeoutSeconds: WEBHOOKS_TIMEOUT_SECONDS,
+    trigger: 'queue',
+    summary:
+      "POSTs each lifecycle event, signed (Standard Webhooks), to the environment's `webhookUrl`; retried with backoff for hours (only with a `webhookUrl`)",
   },
 };
 

@@ -70,6 +70,7 @@ export function addConnectorStacks(
     credentialsSecret: stateful.credentialsSecret,
     eventBus: stateful.eventBus,
     connectLinkKeySecret: stateful.connectLinkKeySecret,
+    ...(stateful.webhookSecret === undefined ? {} : { webhookSecret: stateful.webhookSecret }),
   });
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

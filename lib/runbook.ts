@@ -29,5 +29,6 @@ export const RUNBOOK_ANCHORS = {
   refresherErrors: 'refreshererrors',
   keepAliveNotRunning: 'keepalivenotrunning',
   lifecycleEventsFailed: 'lifecycleeventsfailed',
+  webhookDeliveryAbandoned: 'webhookdeliveryabandoned',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[keyof typeof RUNBOOK_ANCHORS];

@@ -5,10 +5,14 @@ import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { PLACEHOLDER_CREDENTIAL } from '../lambdas/core/config';
+import { MIN_WEBHOOK_SECRET_LENGTH } from '../lambdas/core/webhook-delivery';
 import { CONNECTION_TABLE, FLOW_TABLE } from '../lambdas/core/table-schema';
 import type { EnvironmentConfig } from './config/environments';
 import { SchemaTable } from './constructs/schema-table';
 import { acknowledgeNagFinding } from './nag';
+
+/** Comfortably above the minimum the signing key accepts. */
+const WEBHOOK_SECRET_LENGTH = Math.max(64, MIN_WEBHOOK_SECRET_LENGTH);
 
 export interface StatefulStackProps extends StackProps {
   /** e.g. `dev`, `prod`: names resources' descriptions and the metrics' Environment dimension. */
@@ -48,6 +52,12 @@ export class StatefulStack extends Stack {
    * credentials never touches it.
    */
   readonly connectLinkKeySecret: Secret;
+  /**
+   * The webhook signing secret, only with a `webhookUrl`: random url-safe characters generated
+   * here; the deliverer and the app both turn the value into the Standard Webhooks key with
+   * `webhookSigningKeyOf` (lambdas/core/webhook-delivery.ts).
+   */
+  readonly webhookSecret?: Secret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -122,6 +132,25 @@ export class StatefulStack extends Stack {
     });
     acknowledgeNagFinding(connectLinkKeySecret, 'AwsSolutions-SMG4');
     this.connectLinkKeySecret = connectLinkKeySecret;
+
+    if (config.webhookUrl !== undefined) {
+      const webhookSecret = new Secret(this, 'WebhookSecret', {
+        description: `QBO connector (${envName}): signing secret of the lifecycle-event webhooks`,
+        generateSecretString: {
+          passwordLength: WEBHOOK_SECRET_LENGTH,
+          excludePunctuation: true,
+          includeSpace: false,
+        },
+        removalPolicy: protection.removalPolicy,
+      });
+      // Rotating it means the app switching keys at the same moment: a deliberate operator step.
+      acknowledgeNagFinding(webhookSecret, 'AwsSolutions-SMG4');
+      this.webhookSecret = webhookSecret;
+      new CfnOutput(this, 'WebhookSecretArn', {
+        description: 'The app reads this secret to verify webhooks (README: Lifecycle events and webhooks)',
+        value: webhookSecret.secretArn,
+      });
+    }
 
     new CfnOutput(this, 'CredentialsSecretName', {
       description: 'Put the Intuit client id and secret here (docs/deploy.md)',

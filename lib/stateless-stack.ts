@@ -31,6 +31,8 @@ import { ConnectorQueries } from './constructs/connector-queries';
 import { HandlerFunction } from './constructs/handler-function';
 import { KeepAliveSchedule } from './constructs/keep-alive-schedule';
 import { LifecycleEventStream } from './constructs/lifecycle-event-stream';
+import { WebhookDelivery } from './constructs/webhook-delivery';
+import { WEBHOOK_MAX_RECEIVES } from '../lambdas/core/webhook-delivery';
 import { indexArnOf } from './constructs/schema-table';
 import { RUNBOOK_ANCHORS } from './runbook';
 import { DEPS_LOCK_FILE, HANDLER_ENTRIES, PROJECT_ROOT } from './project-paths';
@@ -48,7 +50,12 @@ export interface StatelessStackProps extends StackProps {
   readonly eventBus: EventBus;
   /** The connect-link key (A5, I1); only connect, callback and the app API may read it. */
   readonly connectLinkKeySecret: Secret;
+  /** The webhook signing secret; given exactly when the configuration has a `webhookUrl`. */
+  readonly webhookSecret?: Secret;
 }
+
+/** The functions every environment deploys; the webhook deliverer only comes with a `webhookUrl`. */
+export type AlwaysDeployedHandler = Exclude<HandlerName, 'webhooks'>;
 
 /**
  * The functions that read the connect-link key: connect verifies links, the callback signs its
@@ -71,7 +78,9 @@ const API_PATH_PREFIX = '/api/';
  */
 export class StatelessStack extends Stack {
   readonly api: ConnectorApi;
-  readonly handlers: Readonly<Record<HandlerName, HandlerFunction>>;
+  readonly handlers: Readonly<Record<AlwaysDeployedHandler, HandlerFunction>>;
+  /** The webhook deliverer and its queues, only with a `webhookUrl`. */
+  readonly webhooks?: { readonly handler: HandlerFunction; readonly delivery: WebhookDelivery };
   /** Assumed by the app to sign its `/api/*` requests. */
   readonly apiCallerRole: Role;
   readonly keepAlive: Schedule;
@@ -136,7 +145,9 @@ export class StatelessStack extends Stack {
               .join(', ')
           : trigger === 'stream'
             ? 'connections stream to lifecycle events'
-            : `keep-alive, every ${config.keepAliveIntervalMinutes} min`;
+            : trigger === 'queue'
+              ? "lifecycle events to the app's webhook"
+              : `keep-alive, every ${config.keepAliveIntervalMinutes} min`;
       return new HandlerFunction(this, functionIdOf(name), {
         entry: HANDLER_ENTRIES[name],
         description: `QBO connector (${envName}): ${serves}`.slice(0, 256),
@@ -145,6 +156,13 @@ export class StatelessStack extends Stack {
         environment: {
           ...environment,
           ...(trigger === 'stream' ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
+          ...(name === 'webhooks' && config.webhookUrl !== undefined && props.webhookSecret !== undefined
+            ? {
+                WEBHOOK_URL: config.webhookUrl,
+                WEBHOOK_SECRET_ID: props.webhookSecret.secretArn,
+                WEBHOOK_MAX_RECEIVES: String(WEBHOOK_MAX_RECEIVES),
+              }
+            : {}),
           ...(CONNECT_LINK_KEY_READERS.includes(name)
             ? { CONNECT_LINK_KEY_SECRET_ID: props.connectLinkKeySecret.secretArn }
             : {}),
@@ -157,16 +175,30 @@ export class StatelessStack extends Stack {
         ...(trigger === 'schedule' ? { asyncRetryAttempts: 0 } : {}),
       });
     };
-    this.handlers = Object.fromEntries(HANDLER_NAMES.map((name) => [name, makeFunction(name)])) as Record<
-      HandlerName,
-      HandlerFunction
-    >;
+    this.handlers = Object.fromEntries(
+      HANDLER_NAMES.filter((name) => name !== 'webhooks').map((name) => [name, makeFunction(name)]),
+    ) as Record<AlwaysDeployedHandler, HandlerFunction>;
+    if (config.webhookUrl !== undefined) {
+      if (props.webhookSecret === undefined) throw new Error('a webhookUrl needs the webhook secret');
+      const handler = makeFunction('webhooks');
+      const delivery = new WebhookDelivery(this, 'Webhooks', {
+        eventBus: props.eventBus,
+        deliverer: handler.function,
+        delivererRole: handler.role,
+        delivererTimeout: Duration.seconds(FUNCTIONS.webhooks.timeoutSeconds),
+        secret: props.webhookSecret,
+        maxReceives: WEBHOOK_MAX_RECEIVES,
+      });
+      handler.function.addEnvironment('WEBHOOK_QUEUE_URL', delivery.queue.queueUrl);
+      this.webhooks = { handler, delivery };
+    }
 
     // One integration per function, shared by all of its routes.
-    const integrations = new Map(
+    const integrations = new Map<HandlerName, ReturnType<ConnectorApi['integrationFor']>>(
       HTTP_HANDLER_NAMES.map((name) => {
         const integrationId = `${functionIdOf(name)}Integration`;
         const timeout = Duration.seconds(FUNCTIONS[name].timeoutSeconds);
+        if (name === 'webhooks') throw new Error('the webhook deliverer has no route');
         return [name, this.api.integrationFor(integrationId, this.handlers[name].function, timeout)];
       }),
     );
@@ -204,8 +236,16 @@ export class StatelessStack extends Stack {
     this.grantLeastPrivilege(props);
 
     const metrics = new ConnectorMetrics(envName, Duration.minutes(config.alarmThresholds.periodMinutes));
+    const deployed: [HandlerName, HandlerFunction][] = [
+      ...Object.entries(this.handlers).map(
+        ([name, handler]) => [name as HandlerName, handler] as [HandlerName, HandlerFunction],
+      ),
+      ...(this.webhooks === undefined
+        ? []
+        : [['webhooks', this.webhooks.handler] as [HandlerName, HandlerFunction]]),
+    ];
     const functions = Object.fromEntries(
-      HANDLER_NAMES.map((name) => [functionIdOf(name), this.handlers[name].function]),
+      deployed.map(([name, handler]) => [functionIdOf(name), handler.function]),
     );
     this.alarms = new ConnectorAlarms(this, 'Alarms', {
       thresholds: config.alarmThresholds,
@@ -224,9 +264,17 @@ export class StatelessStack extends Stack {
       RUNBOOK_ANCHORS.lifecycleEventsFailed,
       "Lifecycle events of the connections table's stream could not be published to EventBridge before the records left the stream (24 h); the app missed them.",
     );
+    if (this.webhooks !== undefined) {
+      this.alarms.watchDeadLetters(
+        'WebhookDeliveryAbandoned',
+        this.webhooks.delivery.deadLetters,
+        RUNBOOK_ANCHORS.webhookDeliveryAbandoned,
+        "Lifecycle events the app's webhook did not take after more than six hours of retries are in the webhook dead-letter queue; the app missed them.",
+      );
+    }
     new ConnectorQueries(this, 'Queries', {
       envName,
-      logGroups: Object.values(this.handlers).map((h) => h.logGroup),
+      logGroups: deployed.map(([, h]) => h.logGroup),
     });
     const dashboard = new ConnectorDashboard(this, 'Dashboard', {
       envName,

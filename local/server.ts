@@ -366,7 +366,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 interface Routes {
-  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher' | 'events'>, ApiHandler>>;
+  readonly handlers: Readonly<Record<Exclude<HandlerName, 'refresher' | 'events' | 'webhooks'>, ApiHandler>>;
   /** sha256 of the app API's bearer key, compared in constant time. */
   readonly apiKeyDigest: Buffer;
   readonly pages: RenderSettings;
@@ -420,7 +420,8 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   } else {
     const { route, parameters } = matched;
     const name = route.handler;
-    if (name === 'refresher' || name === 'events') throw new Error(`the ${name} function has no route`);
+    if (name === 'refresher' || name === 'events' || name === 'webhooks')
+      throw new Error(`the ${name} function has no route`);
     const routeKey = `${route.method} ${route.path}`;
     const pathParameters = Object.fromEntries(
       Object.entries(parameters).map(([key, value]) => [key, safeDecode(value)]),

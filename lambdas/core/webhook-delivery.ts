@@ -86,3 +86,40 @@ export async function deliverWebhookWithRetries(
     await deps.sleep(delay);
   }
 }
+
+/**
+ * The Standard Webhooks key (`whsec_` + base64) of a secret value Secrets Manager generated. It
+ * cannot generate that format itself, so the stack stores random url-safe characters and both the
+ * deliverer and the app apply this one transform to the value they read: the key's bytes are the
+ * value's UTF-8 bytes.
+ */
+export function webhookSigningKeyOf(secretValue: string): string {
+  if (secretValue.length < MIN_WEBHOOK_SECRET_LENGTH)
+    throw new Error(`a webhook secret needs at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`);
+  return `whsec_${Buffer.from(secretValue, 'utf8').toString('base64')}`;
+}
+
+/** 43 characters of [A-Za-z0-9] carry more than 256 bits, as the 32 random bytes of a usual key. */
+export const MIN_WEBHOOK_SECRET_LENGTH = 43;
+
+/** The first redelivery's delay; each next one doubles, up to {@link MAX_REDELIVERY_DELAY_SECONDS}. */
+export const FIRST_REDELIVERY_DELAY_SECONDS = 30;
+export const MAX_REDELIVERY_DELAY_SECONDS = 3600;
+/**
+ * Receives of one event before it goes to the dead-letter queue: the delays between them add up to
+ * just over six hours (see {@link totalRedeliverySeconds}), long enough to ride out an app's outage.
+ */
+export const WEBHOOK_MAX_RECEIVES = 13;
+
+/** How long to hide a message after its `receiveCount`-th failed delivery. */
+export function redeliveryDelaySeconds(receiveCount: number): number {
+  const doublings = Math.max(0, Math.min(receiveCount - 1, 20));
+  return Math.min(FIRST_REDELIVERY_DELAY_SECONDS * 2 ** doublings, MAX_REDELIVERY_DELAY_SECONDS);
+}
+
+/** The time a message spends waiting between its first and its last receive. */
+export function totalRedeliverySeconds(maxReceives: number): number {
+  let total = 0;
+  for (let receive = 1; receive < maxReceives; receive += 1) total += redeliveryDelaySeconds(receive);
+  return total;
+}

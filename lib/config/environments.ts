@@ -192,6 +192,14 @@ export interface EnvironmentConfig {
    * @default - on for a production (`qboEnvironment: 'production'`) environment, off otherwise
    */
   readonly requireSignedConnectLinks?: boolean;
+  /**
+   * The app's https endpoint for lifecycle events, for an app that cannot subscribe to the event
+   * bus. When set, the stack adds a generated signing secret, a queue fed by a rule on the bus, and
+   * a function that POSTs each event signed the Standard Webhooks way, retried with backoff for
+   * over six hours before it goes to a dead-letter queue with an alarm.
+   * @default - no webhooks
+   */
+  readonly webhookUrl?: string;
 }
 
 /** Whether an environment requires signed connect links, its default filled in. */
@@ -377,6 +385,11 @@ function validateConfig(envName: string, config: EnvironmentConfig): void {
     check(isHttpsUrl(config.appFailureUrl), 'appFailureUrl must be an https URL');
   if (config.appReconnectUrl !== undefined)
     check(isHttpsUrl(config.appReconnectUrl), 'appReconnectUrl must be an https URL');
+  if (config.webhookUrl !== undefined)
+    check(
+      isHttpsUrl(config.webhookUrl) && new URL(config.webhookUrl).username === '',
+      'webhookUrl must be an https URL without credentials',
+    );
   if (config.alarmEmail !== undefined) {
     check(/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(config.alarmEmail), 'alarmEmail is not an email address');
   }

@@ -1,6 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { Role } from 'aws-cdk-lib/aws-iam';
-import type { HandlerName } from '../../../lambdas/routes';
+import type { AlwaysDeployedHandler as HandlerName } from '../../../lib/stateless-stack';
 import {
   logicalIdOf,
   propertiesOf,
@@ -9,7 +9,10 @@ import {
   type SynthesizedConnector,
 } from './connector-app';
 
-/** Every function of the connector, written out: the deployed set is the contract. */
+/**
+ * Every function each environment deploys, written out: the deployed set is the contract (the
+ * webhook deliverer comes only with a `webhookUrl`; test/infra/webhooks.test.ts).
+ */
 export type { HandlerName };
 export const HANDLER_NAMES: HandlerName[] = ['connect', 'callback', 'outcome', 'api', 'refresher', 'events'];
 /** The functions API Gateway invokes. */
@@ -57,12 +60,22 @@ export function nameOf(c: SynthesizedConnector, value: unknown): string {
     [logicalIdOf(c.stateful, c.stateful.credentialsSecret)]: 'CredentialsSecret',
     [logicalIdOf(c.stateful, c.stateful.connectLinkKeySecret)]: 'ConnectLinkKeySecret',
   };
+  if (c.stateful.webhookSecret !== undefined)
+    statefulNames[logicalIdOf(c.stateful, c.stateful.webhookSecret)] = 'WebhookSecret';
   const statelessNames: Record<string, string> = {};
   statelessNames[logicalIdOf(c.stateless, c.stateless.api.httpApi)] = 'HttpApi';
   for (const handler of HANDLER_NAMES) {
     const label = labelOf(handler);
     statelessNames[logicalIdOf(c.stateless, c.stateless.handlers[handler].logGroup)] = `${label}LogGroup`;
     statelessNames[logicalIdOf(c.stateless, c.stateless.handlers[handler].function)] = `${label}Function`;
+  }
+  const webhooks = c.stateless.webhooks;
+  if (webhooks !== undefined) {
+    statelessNames[logicalIdOf(c.stateless, webhooks.handler.logGroup)] = 'WebhooksLogGroup';
+    statelessNames[logicalIdOf(c.stateless, webhooks.handler.function)] = 'WebhooksFunction';
+    statelessNames[logicalIdOf(c.stateless, webhooks.delivery.queue)] = 'WebhookQueue';
+    statelessNames[logicalIdOf(c.stateless, webhooks.delivery.deadLetters)] = 'WebhookDeadLetters';
+    statelessNames[logicalIdOf(c.stateless, webhooks.delivery.rule)] = 'WebhookRule';
   }
   const describe = (ref: unknown, names: Record<string, string>): string => {
     const r = ref as Json;
