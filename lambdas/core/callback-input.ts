@@ -4,6 +4,7 @@
  * would hide a doubled `code` or `state`.
  */
 import { STATE_PATTERN } from './flow-identifiers';
+import { REALM_ID_PATTERN } from './flow-identifiers';
 import { OAUTH_ERROR_PATTERN } from './token-endpoint';
 
 export type CallbackInput =
@@ -34,8 +35,6 @@ const MAX_QUERY_LENGTH = 4096;
  * characters of token alphabets (base64, base64url, JWT) keeps markup and quotes out entirely.
  */
 const CODE_PATTERN = /^[A-Za-z0-9._~+/=-]{1,512}$/;
-/** Digits only; 10 to 19 seen in practice, so 32 is a generous bound (docs/intuit.md). */
-const REALM_ID_PATTERN = /^[0-9]{1,32}$/;
 /** OAuth error codes are short tokens (access_denied, invalid_scope, server_error); nothing else is trusted. */
 const ERROR_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const CHECKED = ['code', 'state', 'realmId', 'error'] as const;

@@ -32,3 +32,12 @@ export function newReference(): string {
   return out;
 }
 export const REFERENCE_PATTERN = /^[A-Z2-9]{8}$/;
+
+/** A QuickBooks company id: digits only; 10 to 19 seen in practice, so 32 is a generous bound (docs/intuit.md). */
+export const REALM_ID_PATTERN = /^[0-9]{1,32}$/;
+
+/** The one `realmId` a query names, when it names exactly one well-formed id: a hint, never trusted. */
+export function realmIdHintOf(rawQuery: string): string | undefined {
+  const values = new URLSearchParams(rawQuery).getAll('realmId');
+  return values.length === 1 && REALM_ID_PATTERN.test(values[0] ?? '') ? values[0] : undefined;
+}

@@ -5,11 +5,11 @@
  * mint a link for its signed-in user, so the browser goes to the app's reconnect page, or is told to
  * reconnect from the app.
  */
+import type { ServiceConfig } from './config';
 import { handleConnect } from './connect-flow';
+import { realmIdHintOf } from './flow-identifiers';
 import type { FlowResult } from './flow-results';
 import type { BaseRuntime, FlowDependencies } from './runtime';
-
-const REALM_HINT = /^[0-9]{1,32}$/;
 
 export async function handleReconnect(
   rawQuery: string,
@@ -17,16 +17,27 @@ export async function handleReconnect(
   deps: FlowDependencies<BaseRuntime>,
 ): Promise<FlowResult> {
   const { config } = runtime;
-  const realmIds = new URLSearchParams(rawQuery).getAll('realmId');
   // A hint, never trusted: only one well-formed value is passed on, and only to the app's own page.
-  const realmHint = realmIds.length === 1 && REALM_HINT.test(realmIds[0] ?? '') ? realmIds[0] : undefined;
+  const realmHint = realmIdHintOf(rawQuery);
   deps.telemetry.record({
     code: 'RECONNECT_LANDING',
     fields: { realmId: realmHint, signedLinksRequired: config.requireSignedConnectLinks },
   });
   if (!config.requireSignedConnectLinks) return handleConnect(runtime, deps);
-  if (config.appReconnectUrl === undefined) return { kind: 'notice', page: 'reconnect-from-app' };
+  const target = appReconnectTarget(config, realmHint);
+  return target === undefined
+    ? { kind: 'notice', page: 'reconnect-from-app' }
+    : { kind: 'app-reconnect', location: target };
+}
+
+/**
+ * Where a user reconnects when only the app may start a flow (signed links required): the app's
+ * reconnect page, with the realmId as a hint; undefined when links are not required or the app
+ * configured no such page. The Reconnect URL and the access-token route's 409 both use it.
+ */
+export function appReconnectTarget(config: ServiceConfig, realmId: string | undefined): string | undefined {
+  if (!config.requireSignedConnectLinks || config.appReconnectUrl === undefined) return undefined;
   const target = new URL(config.appReconnectUrl);
-  if (realmHint !== undefined) target.searchParams.set('realmId', realmHint);
-  return { kind: 'app-reconnect', location: target.toString() };
+  if (realmId !== undefined) target.searchParams.set('realmId', realmId);
+  return target.toString();
 }

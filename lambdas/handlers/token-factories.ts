@@ -10,6 +10,7 @@ import type { PowertoolsTelemetry } from '../adapters/powertools-telemetry';
 import type { KeepAliveRunReport } from '../core/keep-alive';
 import { runKeepAlive } from '../core/keep-alive';
 import type { TokenDependencies } from '../core/runtime';
+import { realmIdHintOf } from '../core/flow-identifiers';
 import { TokenLifecycle } from '../core/token-lifecycle';
 import { FUNCTIONS, ROUTES } from '../routes';
 import { handleApiRequest } from './api/app-api';
@@ -78,9 +79,6 @@ export function createRefresherHandler(
     .use(logMetrics(telemetry.metrics));
 }
 
-/** A company id given to the Disconnect URL: one value, digits only; anything else is ignored. */
-const REALM_HINT = /^[0-9]{1,32}$/;
-
 /**
  * GET /disconnect, the Disconnect URL registered at Intuit: always the "disconnected" page. A
  * `realmId` with it is only a hint (I3): the lifecycle asks Intuit, at most once per company per
@@ -94,11 +92,10 @@ export function createDisconnectLandingHandler(
   return apiHandler(
     telemetry,
     async (event, context) => {
-      const settings = pages;
       if (event.requestContext.http.method !== 'GET')
-        return renderFlowResult({ kind: 'method-not-allowed' }, settings);
-      const realmIds = new URLSearchParams(event.rawQueryString ?? '').getAll('realmId');
-      const realmId = realmIds.length === 1 && REALM_HINT.test(realmIds[0] ?? '') ? realmIds[0] : undefined;
+        return renderFlowResult({ kind: 'method-not-allowed' }, pages);
+      // One well-formed id or none: anything else is ignored.
+      const realmId = realmIdHintOf(event.rawQueryString ?? '');
       let check: string = 'no-realm';
       if (realmId !== undefined) {
         try {
@@ -114,7 +111,7 @@ export function createDisconnectLandingHandler(
         }
       }
       deps.telemetry.record({ code: 'DISCONNECT_LANDING', fields: { realmId, check } });
-      return renderFlowResult({ kind: 'notice', page: 'disconnected' }, settings);
+      return renderFlowResult({ kind: 'notice', page: 'disconnected' }, pages);
     },
     () => pageContextOf(pages),
     { metrics: true },

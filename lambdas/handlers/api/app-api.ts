@@ -14,6 +14,8 @@ import { CipherUnavailableError, TokenDecryptionError } from '../../core/token-c
 import type { TokenDependencies, TokenRuntime } from '../../core/runtime';
 import { MIN_VALID_SECONDS } from '../../core/token-budget';
 import { TENANT_ID_PATTERN } from '../../core/connect-links';
+import { REALM_ID_PATTERN } from '../../core/flow-identifiers';
+import { appReconnectTarget } from '../../core/reconnect-flow';
 import { TokenLifecycle } from '../../core/token-lifecycle';
 import type { RouteName } from '../../routes';
 import { matchRoute, ROUTES } from '../../routes';
@@ -36,8 +38,6 @@ export interface ApiRequest {
   readonly deadline: number;
 }
 
-/** A QuickBooks company id: digits only (Intuit's realmIds are 1 to 20 digits; 32 leaves room). */
-const REALM_ID = /^[0-9]{1,32}$/;
 /** The app's tenant ids (signed connect links use the same rule). */
 const TENANT_ID = TENANT_ID_PATTERN;
 /** The largest body the API reads: `{"minValidSeconds": N}` is a few dozen bytes. */
@@ -66,7 +66,7 @@ export async function handleApiRequest(request: ApiRequest, deps: TokenDependenc
       : refuse(404, 'not_found', 'There is no such route under /api/.');
   }
   const realmId = matched.parameters['realmId'];
-  if (realmId !== undefined && !REALM_ID.test(safeDecode(realmId)))
+  if (realmId !== undefined && !REALM_ID_PATTERN.test(safeDecode(realmId)))
     return refuse(400, 'invalid_request', 'realmId must be the QuickBooks company id (digits only).');
 
   let runtime: TokenRuntime;
@@ -180,14 +180,9 @@ async function serve(
 
 /** Where the company's user starts a new flow: this deployment's /connect (its redirect URI's host). */
 export function reconnectUrlOf(runtime: TokenRuntime, realmId: string): string {
-  const { config } = runtime;
   // With signed links only the app can start a flow for its signed-in user: its own reconnect page.
-  if (config.requireSignedConnectLinks && config.appReconnectUrl !== undefined) {
-    const target = new URL(config.appReconnectUrl);
-    target.searchParams.set('realmId', realmId);
-    return target.toString();
-  }
-  return `${new URL(config.redirectUri).origin}${CONNECT_PATH}`;
+  const { config } = runtime;
+  return appReconnectTarget(config, realmId) ?? `${new URL(config.redirectUri).origin}${CONNECT_PATH}`;
 }
 
 /** `{"minValidSeconds": N}`, or nothing: the default. Returns the problem as a sentence. */
