@@ -17,9 +17,27 @@ beforeAll(() => {
 });
 afterAll(() => output.restore());
 
+/** Flow tenants the callbacks have read (the read runs beside the exchange). */
+let tenantReads = 0;
+
 async function isolatedStack(): Promise<{ stack: TestStack; dynamo: RunningDynamoDb }> {
   const dynamo = await startDynamoDbLocal();
-  const stack = await startTestStack({ env: { DYNAMODB_ENDPOINT: dynamo.endpoint } });
+  const stack = await startTestStack({
+    env: { DYNAMODB_ENDPOINT: dynamo.endpoint },
+    wrapLedger: (ledger) =>
+      new Proxy(ledger, {
+        get(target, property, receiver) {
+          if (property === 'readFlowTenant')
+            return async (stateHash: string) => {
+              const tenant = await target.readFlowTenant(stateHash);
+              tenantReads += 1;
+              return tenant;
+            };
+          const value: unknown = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+  });
   return { stack, dynamo };
 }
 
@@ -61,7 +79,11 @@ describe('given DynamoDB goes down between the exchange and the token write', ()
       // Hold the exchange at Intuit long enough to pull DynamoDB out from under it.
       stack.emulator.setFault({ mode: 'latency', latencyMs: 2500, times: 1 });
       const pending = get(url, flow.cookie);
-      await until(() => stack.emulator.exchangeCount(sha256Hex(codeOf(url))) === 1);
+      const readsBefore = tenantReads;
+      // Between the exchange and the token write: the flow's tenant, read beside the exchange, is in.
+      await until(
+        () => stack.emulator.exchangeCount(sha256Hex(codeOf(url))) === 1 && tenantReads > readsBefore,
+      );
       await dynamo.stop();
       const response = await pending;
 
